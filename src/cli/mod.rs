@@ -1,0 +1,72 @@
+//! The `veille` command line: clap definitions and dispatch, one module per subcommand.
+//!
+//! Subcommands load what they need from [`Config`] and call the library; they own only
+//! input/output formats. Later front-ends (Discord, console) call the same library code.
+
+pub mod classify;
+pub mod eval;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config};
+use crate::model::EntitySpec;
+use crate::watch::lexicon::Lexicon;
+use crate::watch::Watcher;
+
+/// Veille: watch what social networks say of your brand or territory.
+#[derive(Debug, Parser)]
+#[command(name = "veille", version, about, long_about = None)]
+pub struct Cli {
+    /// A configuration file read after config/default.toml and config/local.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// What to do; with none, classify the bundled demo posts and print a summary.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Label JSON Lines posts (stdin or --input) neutral or critical, with cues and mentions.
+    Classify(classify::Args),
+    /// Score the classifier on a labelled file: precision, recall, F1 of the critical class.
+    Eval(eval::Args),
+}
+
+/// Where the watched names come from: a `--watch` file, else the config.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WatchArgs {
+    /// A TOML file of `[[entity]]` tables (name, kind, aliases, ambiguous) replacing the
+    /// config's watched names.
+    #[arg(long, value_name = "FILE")]
+    pub watch: Option<PathBuf>,
+}
+
+impl WatchArgs {
+    /// The watched entities these arguments select.
+    pub fn entities(&self, config: &Config) -> anyhow::Result<Vec<EntitySpec>> {
+        match &self.watch {
+            Some(path) => config::read_watch_file(path),
+            None => Ok(config.entities.clone()),
+        }
+    }
+}
+
+/// Builds the watcher for `entities` from the config's lexicon and tuning.
+pub fn build_watcher(config: &Config, entities: &[EntitySpec]) -> anyhow::Result<Watcher> {
+    let lexicon = Lexicon::load(&config.classifier.extra_cues)?;
+    Ok(Watcher::new(entities, lexicon, config.classifier.tuning))
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Some(Command::Classify(args)) => classify::run(&config, args),
+        Some(Command::Eval(args)) => eval::run(&config, args),
+        None => classify::demo(&config),
+    }
+}

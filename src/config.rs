@@ -1,0 +1,178 @@
+//! Configuration: serde structs and their layered loading; no other I/O.
+//!
+//! Layers, later ones winning: built-in defaults < the bundled `config/default.toml` (compiled
+//! into the binary, so that it runs from any directory) < `config/default.toml` and
+//! `config/local.toml` under the working directory < an explicit `--config FILE` <
+//! environment variables `VEILLE_SECTION__KEY` (`VEILLE_STORE__PATH=/var/lib/veille`).
+//! Secrets (tokens) are never read here: they come from the environment where they are used.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::model::EntitySpec;
+use crate::watch::classifier::Tuning;
+
+const BUNDLED_DEFAULT: &str = include_str!("../config/default.toml");
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct Config {
+    /// Where state lives.
+    pub store: StoreConfig,
+    /// The classifier's vocabulary and tuning.
+    pub classifier: ClassifierConfig,
+    /// The watched brands and territories (`[[entity]]` tables).
+    #[serde(rename = "entity")]
+    pub entities: Vec<EntitySpec>,
+}
+
+/// The embedded database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The sled directory.
+    pub path: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: PathBuf::from("data/veille.db"),
+        }
+    }
+}
+
+/// The classifier's extra vocabulary and its tuning.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClassifierConfig {
+    /// Cue files in the format of `config/lexicon/cues.toml`, added to the bundled ones.
+    pub extra_cues: Vec<PathBuf>,
+    /// Weights and threshold.
+    pub tuning: Tuning,
+}
+
+impl Config {
+    /// Loads every layer, with `extra` (the `--config` file) above the working directory's files.
+    pub fn load(extra: Option<&Path>) -> anyhow::Result<Config> {
+        Config::load_from(Path::new("."), extra, Env::prefixed("VEILLE_").split("__"))
+    }
+
+    /// [`Config::load`] from another directory and environment provider (for tests).
+    pub fn load_from(dir: &Path, extra: Option<&Path>, env: Env) -> anyhow::Result<Config> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(BUNDLED_DEFAULT))
+            .merge(Toml::file(dir.join("config/default.toml")))
+            .merge(Toml::file(dir.join("config/local.toml")));
+        if let Some(path) = extra {
+            anyhow::ensure!(
+                path.is_file(),
+                "config file {} does not exist",
+                path.display()
+            );
+            figment = figment.merge(Toml::file(path));
+        }
+        let config: Config = figment
+            .merge(env)
+            .extract()
+            .context("reading the configuration")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: one clear message for the first problem.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        for (i, e) in self.entities.iter().enumerate() {
+            anyhow::ensure!(
+                !e.name.trim().is_empty(),
+                "entity #{} has an empty name",
+                i + 1
+            );
+        }
+        let t = &self.classifier.tuning;
+        anyhow::ensure!(
+            t.threshold.is_finite() && t.threshold > 0.0,
+            "classifier.tuning.threshold must be a positive number"
+        );
+        Ok(())
+    }
+}
+
+/// The `[[entity]]` tables of a `--watch` file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WatchFile {
+    #[serde(default)]
+    entity: Vec<EntitySpec>,
+}
+
+/// Reads a `--watch` file: `[[entity]]` tables, the shape the config uses.
+pub fn read_watch_file(path: &Path) -> anyhow::Result<Vec<EntitySpec>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading watch file {}", path.display()))?;
+    let file: WatchFile =
+        toml::from_str(&text).with_context(|| format!("parsing watch file {}", path.display()))?;
+    Ok(file.entity)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    fn load() -> anyhow::Result<Config> {
+        Config::load_from(Path::new("."), None, Env::prefixed("VEILLE_").split("__"))
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        Jail::expect_with(|jail| {
+            // Bundled defaults alone.
+            let c = load().expect("defaults load");
+            assert_eq!(c.store.path, PathBuf::from("data/veille.db"));
+            assert!(
+                !c.entities.is_empty(),
+                "the bundled config watches demo entities"
+            );
+            // local.toml over default.toml, environment over both.
+            jail.create_dir("config")?;
+            jail.create_file("config/default.toml", "[store]\npath = \"a\"\n")?;
+            jail.create_file("config/local.toml", "[store]\npath = \"b\"\n")?;
+            assert_eq!(load().expect("files load").store.path, PathBuf::from("b"));
+            jail.set_env("VEILLE_STORE__PATH", "c");
+            assert_eq!(load().expect("env loads").store.path, PathBuf::from("c"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_wrong_key_is_a_clear_error() {
+        Jail::expect_with(|jail| {
+            jail.create_dir("config")?;
+            jail.create_file("config/local.toml", "[store]\npaht = \"x\"\n")?;
+            let err = load().expect_err("typo refused");
+            assert!(format!("{err:#}").contains("paht"), "{err:#}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn watch_files_read_entity_tables() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("w.toml");
+        std::fs::write(
+            &path,
+            "[[entity]]\nname = \"Tours\"\nkind = \"commune\"\naliases = [\"@VilledeTours\"]\nambiguous = true\n",
+        )
+        .expect("write");
+        let e = read_watch_file(&path).expect("reads");
+        assert_eq!(e.len(), 1);
+        assert!(e[0].ambiguous);
+        assert_eq!(e[0].aliases, ["@VilledeTours"]);
+    }
+}

@@ -1,0 +1,563 @@
+//! Neutral or critical: a lexicon-and-rules scorer over the folded text, with the cues that fired.
+//!
+//! One pass tokenises the folded text and looks every word up once; a second walks the tokens
+//! with the rules: negation (`pas génial`, `not good`, `j'aime pas`), intensifiers (`très`,
+//! `so`), elongation (`nuuuul`), contrast (`mais`, `but`), emoji and emoticons, multi-word
+//! cues (`toujours pas`, `never again`), and complaint shapes that carry no negative word
+//! (`pourquoi ma commande…`, `3h d'attente`). Plain requests for information weigh half.
+//! Pure: no I/O; the caller owns the scratch buffers so that nothing allocates per post.
+
+use super::fold::Folded;
+use super::lexicon::{flag, Lexicon, Word};
+
+/// The language a post is scored in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// French.
+    Fr,
+    /// English.
+    En,
+    /// Not said and not guessed: both lexicons are consulted.
+    Unknown,
+}
+
+impl Lang {
+    /// Reads a language tag as posts carry it (`fr`, `fr-FR`, `en_GB`); other languages are
+    /// `Unknown`.
+    pub fn from_tag(tag: &str) -> Lang {
+        let primary = tag.split(['-', '_']).next().unwrap_or("");
+        if primary.eq_ignore_ascii_case("fr") {
+            Lang::Fr
+        } else if primary.eq_ignore_ascii_case("en") {
+            Lang::En
+        } else {
+            Lang::Unknown
+        }
+    }
+}
+
+/// Tuning of the scorer; the defaults are what `veille eval` figures in BENCHMARKS.md used.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tuning {
+    /// Raw score from which a post is critical.
+    pub threshold: f32,
+    /// How much praise weighs against criticism.
+    pub praise_weight: f32,
+    /// What a complaint shape (`pourquoi ma…`, `3h d'attente`) adds.
+    pub complaint_weight: f32,
+    /// Factor on a plain request for information.
+    pub info_question_factor: f32,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            threshold: 1.5,
+            praise_weight: 0.5,
+            complaint_weight: 1.5,
+            info_question_factor: 0.5,
+        }
+    }
+}
+
+/// A cue that pushed the post towards critical: a byte range of the folded text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cue {
+    /// Start in the folded text.
+    pub start: u32,
+    /// End in the folded text.
+    pub end: u32,
+}
+
+/// Reusable buffers for one thread's classifications.
+#[derive(Debug, Default, Clone)]
+pub struct Scratch {
+    tokens: Vec<Tok>,
+    phrases: Vec<(u32, u32, f32)>,
+    /// The cues of the last classification, in text order.
+    pub cues: Vec<Cue>,
+    elongation: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Tok {
+    start: u32,
+    end: u32,
+    word: Word,
+    /// A letter repeated three times or more (`nuuuul`).
+    elongated: bool,
+    /// Starts with a digit (`3`, `3h`).
+    number: bool,
+    /// A clause break (`.`, `,`, `;`, `!`, `?`) comes right before it.
+    clause_start: bool,
+    /// Inside a matched phrase: its valence is the phrase's.
+    in_phrase: bool,
+    /// An `@handle`: names someone, carries no valence.
+    handle: bool,
+}
+
+/// What the scorer concluded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outcome {
+    /// Critical or not.
+    pub critical: bool,
+    /// From 0 to 1, critical from 0.5.
+    pub score: f32,
+    /// The raw score before the logistic squashing.
+    pub raw: f32,
+}
+
+/// The classifier: a lexicon and its tuning.
+#[derive(Debug, Clone)]
+pub struct Classifier {
+    lexicon: Lexicon,
+    tuning: Tuning,
+}
+
+const NEGATION_SCALAR: f32 = -0.74;
+const ELONGATION_BOOST: f32 = 0.5;
+
+impl Classifier {
+    /// A classifier over `lexicon`.
+    pub fn new(lexicon: Lexicon, tuning: Tuning) -> Classifier {
+        Classifier { lexicon, tuning }
+    }
+
+    /// Its tuning.
+    pub fn tuning(&self) -> Tuning {
+        self.tuning
+    }
+
+    /// Scores a folded post. Cues land in `scratch.cues`.
+    pub fn classify(&self, folded: &Folded, lang: Option<Lang>, scratch: &mut Scratch) -> Outcome {
+        let text = folded.text.as_str();
+        scratch.cues.clear();
+        let (exclamations, questions) = self.tokenize(text, scratch);
+        self.match_phrases(text, scratch);
+
+        let lang = lang.unwrap_or_else(|| guess(&scratch.tokens));
+        let toks = &scratch.tokens;
+        let contrast_at = toks.iter().position(|t| t.word.flags & flag::CONTRAST != 0);
+        let weight_at = |pos: usize| match contrast_at {
+            Some(c) if pos < c => 0.5,
+            Some(c) if pos > c => 1.5,
+            _ => 1.0,
+        };
+
+        let (mut neg, mut pos) = (0.0f32, 0.0f32);
+        for (k, t) in toks.iter().enumerate() {
+            if t.in_phrase || t.handle {
+                continue;
+            }
+            let mut v = valence(&t.word, lang);
+            if v == 0.0 {
+                continue;
+            }
+            let mut cue_start = t.start;
+            if t.elongated {
+                v += v.signum() * ELONGATION_BOOST;
+            }
+            // Look back within the clause for intensifiers (two words) and negators (three).
+            let mut negated = false;
+            for back in 1..=3 {
+                if back > k || toks[k - back + 1].clause_start {
+                    break;
+                }
+                let p = &toks[k - back];
+                if back <= 2 && p.word.flags & flag::INTENSIFIER != 0 {
+                    v *= 1.0 + p.word.boost;
+                }
+                if p.word.flags & flag::NEGATOR != 0 && !negated {
+                    negated = true;
+                    cue_start = p.start;
+                }
+            }
+            let mut cue_end = t.end;
+            if !negated {
+                if let Some(n) = toks.get(k + 1) {
+                    if !n.clause_start && n.word.flags & flag::POST_NEGATOR != 0 {
+                        negated = true;
+                        cue_end = n.end;
+                    }
+                }
+            }
+            if negated {
+                v *= NEGATION_SCALAR;
+            }
+            v *= weight_at(k);
+            if v < 0.0 {
+                neg -= v;
+                if v <= -0.5 {
+                    scratch.cues.push(Cue {
+                        start: cue_start,
+                        end: cue_end,
+                    });
+                }
+            } else {
+                pos += v;
+            }
+        }
+        for &(start, end, weight) in &scratch.phrases {
+            let k = toks.partition_point(|t| t.start < start);
+            let v = weight * weight_at(k);
+            if v < 0.0 {
+                neg -= v;
+                scratch.cues.push(Cue { start, end });
+            } else {
+                pos += v;
+            }
+        }
+
+        let mut complaint = 0.0f32;
+        let mut why_complaint = false;
+        let has_wait = toks.iter().any(|t| t.word.flags & flag::WAIT != 0);
+        for (k, t) in toks.iter().enumerate() {
+            // `pourquoi ma commande…`, `why can't I…`: a why about one's own thing or a failure.
+            if t.word.flags & flag::WHY != 0 && !why_complaint {
+                if let Some(o) = toks[k + 1..]
+                    .iter()
+                    .take(4)
+                    .take_while(|o| !o.clause_start)
+                    .find(|o| o.word.flags & (flag::POSSESSIVE | flag::NEGATOR) != 0)
+                {
+                    why_complaint = true;
+                    complaint += self.tuning.complaint_weight;
+                    scratch.cues.push(Cue {
+                        start: t.start,
+                        end: o.end,
+                    });
+                }
+            }
+            // `3h d'attente`, `waiting for 2 weeks`: a duration with a waiting word.
+            if has_wait && (t.number || t.word.flags & flag::NUMBER != 0) {
+                let fused = t.number && t.word.flags & flag::DURATION != 0;
+                let unit = toks
+                    .get(k + 1)
+                    .filter(|n| n.word.flags & flag::DURATION != 0);
+                if fused || unit.is_some() {
+                    complaint += self.tuning.complaint_weight;
+                    scratch.cues.push(Cue {
+                        start: t.start,
+                        end: unit.map_or(t.end, |u| u.end),
+                    });
+                }
+            }
+        }
+        complaint = complaint.min(2.0 * self.tuning.complaint_weight);
+
+        if exclamations > 0 && neg > 0.0 {
+            neg *= 1.0 + 0.1 * exclamations.min(3) as f32;
+        }
+        let mut raw = neg + complaint - self.tuning.praise_weight * pos;
+        let info_question = questions > 0
+            && !why_complaint
+            && toks.iter().any(|t| t.word.flags & flag::INFO_QUESTION != 0);
+        if info_question && raw > 0.0 {
+            raw *= self.tuning.info_question_factor;
+        }
+        let critical = raw >= self.tuning.threshold;
+        let score = 1.0 / (1.0 + (-(raw - self.tuning.threshold) * 1.5).exp());
+        if !critical {
+            scratch.cues.clear();
+        } else {
+            scratch.cues.sort_by_key(|c| c.start);
+            scratch.cues.dedup();
+        }
+        Outcome {
+            critical,
+            score,
+            raw,
+        }
+    }
+
+    /// Splits the folded text into tokens and looks each up. Returns the counts of `!` and `?`.
+    fn tokenize(&self, text: &str, scratch: &mut Scratch) -> (u32, u32) {
+        let toks = &mut scratch.tokens;
+        toks.clear();
+        let b = text.as_bytes();
+        let (mut excl, mut quest) = (0u32, 0u32);
+        let mut clause_start = true;
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            if c.is_ascii_alphanumeric() || (c >= 0x80 && starts_word(text, i)) {
+                let start = i;
+                let mut elongated = false;
+                let (mut prev, mut run) = (0u8, 0u32);
+                loop {
+                    if i >= b.len() {
+                        break;
+                    }
+                    let c = b[i];
+                    if c.is_ascii_alphanumeric() {
+                        if c == prev {
+                            run += 1;
+                            elongated |= run >= 3 && c.is_ascii_alphabetic();
+                        } else {
+                            prev = c;
+                            run = 1;
+                        }
+                        i += 1;
+                    } else if c == b'\''
+                        && i + 1 < b.len()
+                        && (b[i + 1].is_ascii_alphanumeric() || starts_word(text, i + 1))
+                    {
+                        if is_elision(&text[start..i]) {
+                            // `d'attente` is `d'` then `attente`.
+                            i += 1;
+                            break;
+                        }
+                        i += 1;
+                    } else if c >= 0x80 && starts_word(text, i) {
+                        i += text[i..].chars().next().map_or(1, char::len_utf8);
+                    } else {
+                        break;
+                    }
+                }
+                let word = &text[start..i];
+                let mut entry = self.lookup(word, elongated, &mut scratch.elongation);
+                let number = b[start].is_ascii_digit();
+                if number && entry.is_none() {
+                    // `3h`, `45min`: a number fused with its unit.
+                    let unit = word.trim_start_matches(|c: char| c.is_ascii_digit());
+                    if !unit.is_empty() {
+                        entry = self
+                            .lexicon
+                            .word(unit)
+                            .copied()
+                            .filter(|w| w.flags & flag::DURATION != 0);
+                    }
+                }
+                toks.push(Tok {
+                    start: start as u32,
+                    end: i as u32,
+                    word: entry.unwrap_or_default(),
+                    elongated,
+                    number,
+                    clause_start,
+                    in_phrase: false,
+                    handle: false,
+                });
+                clause_start = false;
+                continue;
+            }
+            match c {
+                b'@' | b'#' => {
+                    let start = i;
+                    i += 1;
+                    while i < b.len()
+                        && (b[i].is_ascii_alphanumeric()
+                            || b[i] == b'_'
+                            || (b[i] >= 0x80 && starts_word(text, i)))
+                    {
+                        i += text[i..].chars().next().map_or(1, char::len_utf8);
+                    }
+                    let body = &text[start + 1..i];
+                    let word = if c == b'#' {
+                        self.lexicon.word(body).copied().unwrap_or_default()
+                    } else {
+                        Word::default()
+                    };
+                    toks.push(Tok {
+                        start: start as u32,
+                        end: i as u32,
+                        word,
+                        elongated: false,
+                        number: false,
+                        clause_start,
+                        in_phrase: false,
+                        handle: c == b'@',
+                    });
+                    clause_start = false;
+                    continue;
+                }
+                b'!' => {
+                    excl += 1;
+                    clause_start = true;
+                }
+                b'?' => {
+                    quest += 1;
+                    clause_start = true;
+                }
+                b'.' | b',' | b';' | b':' | b'\n' => clause_start = true,
+                _ if c >= 0x80 => {
+                    // A symbol or emoji: one token per character, modifiers skipped.
+                    let ch = text[i..].chars().next().unwrap_or(' ');
+                    let len = ch.len_utf8();
+                    if !is_modifier(ch) && !ch.is_whitespace() {
+                        if let Some(w) = self.lexicon.word(&text[i..i + len]) {
+                            toks.push(Tok {
+                                start: i as u32,
+                                end: (i + len) as u32,
+                                word: *w,
+                                elongated: false,
+                                number: false,
+                                clause_start,
+                                in_phrase: false,
+                                handle: false,
+                            });
+                        }
+                    }
+                    i += len;
+                    continue;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        (excl, quest)
+    }
+
+    /// Looks a word up, trying the collapsed forms of an elongated word (`nuuuul`, `sooo`).
+    fn lookup(&self, word: &str, elongated: bool, buf: &mut String) -> Option<Word> {
+        if let Some(w) = self.lexicon.word(word) {
+            return Some(*w);
+        }
+        if !elongated {
+            return None;
+        }
+        for keep in [2, 1] {
+            collapse(word, keep, buf);
+            if let Some(w) = self.lexicon.word(buf) {
+                return Some(*w);
+            }
+        }
+        None
+    }
+
+    /// Finds the multi-word cues and marks the tokens they cover.
+    fn match_phrases(&self, text: &str, scratch: &mut Scratch) {
+        scratch.phrases.clear();
+        let b = text.as_bytes();
+        for m in self.lexicon.phrase_automaton().find_iter(text) {
+            let p = self.lexicon.phrase(m.pattern().as_usize());
+            let (s, e) = (m.start(), m.end());
+            if p.word_start
+                && s > 0
+                && (b[s - 1].is_ascii_alphanumeric() || (b[s - 1] >= 0x80 && ends_word(text, s)))
+            {
+                continue;
+            }
+            if p.word_end
+                && e < b.len()
+                && (b[e].is_ascii_alphanumeric() || (b[e] >= 0x80 && starts_word(text, e)))
+            {
+                continue;
+            }
+            scratch.phrases.push((s as u32, e as u32, p.weight));
+        }
+        if scratch.phrases.is_empty() {
+            return;
+        }
+        let mut j = 0;
+        for t in scratch.tokens.iter_mut() {
+            while j < scratch.phrases.len() && scratch.phrases[j].1 <= t.start {
+                j += 1;
+            }
+            if let Some(&(s, e, _)) = scratch.phrases.get(j) {
+                t.in_phrase = t.start >= s && t.end <= e;
+            }
+        }
+    }
+}
+
+/// A word's valence in a language; with none known, the mean of what both lexicons say.
+#[inline]
+fn valence(w: &Word, lang: Lang) -> f32 {
+    match lang {
+        Lang::Fr => w.fr,
+        Lang::En => w.en,
+        Lang::Unknown => match (w.fr != 0.0, w.en != 0.0) {
+            (true, true) => (w.fr + w.en) / 2.0,
+            (true, false) => w.fr,
+            _ => w.en,
+        },
+    }
+}
+
+/// Guesses French or English from function words.
+fn guess(toks: &[Tok]) -> Lang {
+    let (mut fr, mut en) = (0, 0);
+    for t in toks {
+        fr += (t.word.flags & flag::STOP_FR != 0) as i32;
+        en += (t.word.flags & flag::STOP_EN != 0) as i32;
+    }
+    match fr.cmp(&en) {
+        std::cmp::Ordering::Greater => Lang::Fr,
+        std::cmp::Ordering::Less => Lang::En,
+        std::cmp::Ordering::Equal => Lang::Unknown,
+    }
+}
+
+/// French elided articles and pronouns: `l'`, `d'`, `j'`, `n'`, `qu'`…
+fn is_elision(prefix: &str) -> bool {
+    matches!(
+        prefix,
+        "l" | "d"
+            | "j"
+            | "n"
+            | "m"
+            | "t"
+            | "s"
+            | "c"
+            | "qu"
+            | "jusqu"
+            | "lorsqu"
+            | "puisqu"
+            | "quoiqu"
+    )
+}
+
+/// Whether the non-ASCII character at byte `i` is a letter or digit.
+#[inline]
+fn starts_word(text: &str, i: usize) -> bool {
+    text[i..].chars().next().is_some_and(char::is_alphanumeric)
+}
+
+/// Whether the character ending at byte `i` is a letter or digit.
+#[inline]
+fn ends_word(text: &str, i: usize) -> bool {
+    text[..i]
+        .chars()
+        .next_back()
+        .is_some_and(char::is_alphanumeric)
+}
+
+/// Emoji modifiers that carry no meaning of their own.
+fn is_modifier(c: char) -> bool {
+    matches!(
+        c,
+        '\u{FE0F}' | '\u{FE0E}' | '\u{200D}' | '\u{1F3FB}'..='\u{1F3FF}' | '\u{2640}' | '\u{2642}'
+    )
+}
+
+/// Writes `word` with every run of three or more equal letters cut to `keep`.
+fn collapse(word: &str, keep: usize, out: &mut String) {
+    out.clear();
+    let mut prev = None;
+    let mut run = 0;
+    let chars: Vec<char> = word.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if Some(c) == prev {
+            run += 1;
+        } else {
+            prev = Some(c);
+            run = 1;
+        }
+        // Is this character part of a run of three or more?
+        let mut total = run;
+        let mut j = i + 1;
+        while j < chars.len() && chars[j] == c {
+            total += 1;
+            j += 1;
+        }
+        if total >= 3 && run > keep {
+            continue;
+        }
+        out.push(c);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,324 @@
+//! The classifier's vocabulary: word valences per language, phrases, and grammar words.
+//!
+//! Owns loading and merging: the bundled third-party lexicons (`config/lexicon/*.tsv`, see
+//! `config/lexicon/LICENSES.md`), Veille's own cues (`cues.toml`), then a deployment's extra
+//! cue files. Every term is folded as the text will be. No I/O beyond reading the files it is
+//! handed; the bundled ones are compiled into the binary.
+
+use std::path::Path;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use anyhow::Context;
+use rustc_hash::FxHashMap;
+use serde::Deserialize;
+
+use super::fold::fold;
+
+const EN_VADER: &str = include_str!("../../config/lexicon/en_vader.tsv");
+const FR_VADER: &str = include_str!("../../config/lexicon/fr_vader.tsv");
+const FR_PATTERN: &str = include_str!("../../config/lexicon/fr_pattern.tsv");
+const CUES: &str = include_str!("../../config/lexicon/cues.toml");
+
+/// Grammar flags a word can carry.
+pub mod flag {
+    /// Flips what follows (`pas`, `not`).
+    pub const NEGATOR: u16 = 1;
+    /// Flips what precedes (`j'aime pas`).
+    pub const POST_NEGATOR: u16 = 1 << 1;
+    /// Strengthens what follows (`très`, `so`).
+    pub const INTENSIFIER: u16 = 1 << 2;
+    /// The clause after it weighs more (`mais`, `but`).
+    pub const CONTRAST: u16 = 1 << 3;
+    /// An information question word (`comment`, `when`).
+    pub const INFO_QUESTION: u16 = 1 << 4;
+    /// `pourquoi`, `why`.
+    pub const WHY: u16 = 1 << 5;
+    /// `ma`, `my`.
+    pub const POSSESSIVE: u16 = 1 << 6;
+    /// A waiting word (`attente`, `still`).
+    pub const WAIT: u16 = 1 << 7;
+    /// A unit of time (`h`, `jours`, `weeks`).
+    pub const DURATION: u16 = 1 << 8;
+    /// A number written as a word (`trois`, `several`).
+    pub const NUMBER: u16 = 1 << 9;
+    /// A French function word.
+    pub const STOP_FR: u16 = 1 << 10;
+    /// An English function word.
+    pub const STOP_EN: u16 = 1 << 11;
+}
+
+/// What the lexicon knows of one folded word.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Word {
+    /// Valence in English posts (0 when unknown).
+    pub en: f32,
+    /// Valence in French posts (0 when unknown).
+    pub fr: f32,
+    /// Grammar flags, see [`flag`].
+    pub flags: u16,
+    /// How much an intensifier adds.
+    pub boost: f32,
+}
+
+/// A multi-word cue.
+#[derive(Debug, Clone)]
+pub struct Phrase {
+    /// Its folded text, shown as the cue.
+    pub text: String,
+    /// Its valence.
+    pub weight: f32,
+    /// Whether its first and last characters are word characters (then boundaries apply).
+    pub word_start: bool,
+    /// See `word_start`.
+    pub word_end: bool,
+}
+
+/// The whole vocabulary, ready for lookups.
+#[derive(Debug, Clone)]
+pub struct Lexicon {
+    words: FxHashMap<Box<str>, Word>,
+    phrases: Vec<Phrase>,
+    phrase_automaton: AhoCorasick,
+}
+
+/// The shape of a cue file (`cues.toml` and a deployment's extra files).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CueFile {
+    #[serde(default)]
+    words: FxHashMap<String, f32>,
+    #[serde(default)]
+    words_fr: FxHashMap<String, f32>,
+    #[serde(default)]
+    words_en: FxHashMap<String, f32>,
+    #[serde(default)]
+    phrases: FxHashMap<String, f32>,
+    #[serde(default)]
+    grammar: Grammar,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Grammar {
+    #[serde(default)]
+    negators: Vec<String>,
+    #[serde(default)]
+    post_negators: Vec<String>,
+    #[serde(default)]
+    intensifiers: FxHashMap<String, f32>,
+    #[serde(default)]
+    contrasts: Vec<String>,
+    #[serde(default)]
+    info_questions: Vec<String>,
+    #[serde(default)]
+    whys: Vec<String>,
+    #[serde(default)]
+    possessives: Vec<String>,
+    #[serde(default)]
+    waits: Vec<String>,
+    #[serde(default)]
+    durations: Vec<String>,
+    #[serde(default)]
+    numbers: Vec<String>,
+    #[serde(default)]
+    stopwords_fr: Vec<String>,
+    #[serde(default)]
+    stopwords_en: Vec<String>,
+}
+
+impl Lexicon {
+    /// The bundled lexicons and cues, extended by `extra` cue files (later files win).
+    pub fn load(extra: &[impl AsRef<Path>]) -> anyhow::Result<Lexicon> {
+        let mut files =
+            vec![toml::from_str::<CueFile>(CUES).context("parsing the bundled cues.toml")?];
+        for path in extra {
+            let path = path.as_ref();
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading cue file {}", path.display()))?;
+            files.push(
+                toml::from_str(&text)
+                    .with_context(|| format!("parsing cue file {}", path.display()))?,
+            );
+        }
+        Lexicon::build(&files)
+    }
+
+    /// The bundled lexicons and cues alone.
+    pub fn bundled() -> Lexicon {
+        Lexicon::load(&[] as &[&Path]).expect("the bundled lexicons parse: a unit test checks it")
+    }
+
+    fn build(files: &[CueFile]) -> anyhow::Result<Lexicon> {
+        let mut words: FxHashMap<Box<str>, Word> = FxHashMap::default();
+        let mut phrases: FxHashMap<String, f32> = FxHashMap::default();
+        let put = |words: &mut FxHashMap<Box<str>, Word>,
+                   phrases: &mut FxHashMap<String, f32>,
+                   term: &str,
+                   en: Option<f32>,
+                   fr: Option<f32>| {
+            let term = fold(term.trim());
+            if term.contains(' ') {
+                // A multi-word lexicon entry (`en colère`) is a phrase.
+                if let Some(v) = en.or(fr) {
+                    phrases.insert(term, v);
+                }
+                return;
+            }
+            let w = words.entry(term.into_boxed_str()).or_default();
+            if let Some(v) = en {
+                w.en = v;
+            }
+            if let Some(v) = fr {
+                w.fr = v;
+            }
+        };
+        // Third-party lexicons first, so that Veille's own cues override them. Pattern's
+        // adjectives come before the translated VADER lexicon, which is closer to tweets.
+        for (text, lang) in [(FR_PATTERN, "fr"), (FR_VADER, "fr"), (EN_VADER, "en")] {
+            for line in text.lines().filter(|l| !l.starts_with('#')) {
+                let Some((term, value)) = line.split_once('\t') else {
+                    continue;
+                };
+                let Ok(v) = value.trim().parse::<f32>() else {
+                    continue;
+                };
+                if lang == "en" {
+                    put(&mut words, &mut phrases, term, Some(v), None);
+                } else {
+                    put(&mut words, &mut phrases, term, None, Some(v));
+                }
+            }
+        }
+        for file in files {
+            for (term, &v) in &file.words {
+                put(&mut words, &mut phrases, term, Some(v), Some(v));
+            }
+            for (term, &v) in &file.words_fr {
+                put(&mut words, &mut phrases, term, None, Some(v));
+            }
+            for (term, &v) in &file.words_en {
+                put(&mut words, &mut phrases, term, Some(v), None);
+            }
+            for (term, &v) in &file.phrases {
+                phrases.insert(fold(term.trim()), v);
+            }
+            let g = &file.grammar;
+            let mut mark = |list: &[String], f: u16| {
+                for term in list {
+                    words
+                        .entry(fold(term.trim()).into_boxed_str())
+                        .or_default()
+                        .flags |= f;
+                }
+            };
+            mark(&g.negators, flag::NEGATOR);
+            mark(&g.post_negators, flag::POST_NEGATOR);
+            mark(&g.contrasts, flag::CONTRAST);
+            mark(&g.info_questions, flag::INFO_QUESTION);
+            mark(&g.whys, flag::WHY);
+            mark(&g.possessives, flag::POSSESSIVE);
+            mark(&g.waits, flag::WAIT);
+            mark(&g.durations, flag::DURATION);
+            mark(&g.numbers, flag::NUMBER);
+            mark(&g.stopwords_fr, flag::STOP_FR);
+            mark(&g.stopwords_en, flag::STOP_EN);
+            for (term, &boost) in &g.intensifiers {
+                let w = words.entry(fold(term.trim()).into_boxed_str()).or_default();
+                w.flags |= flag::INTENSIFIER;
+                w.boost = boost;
+            }
+        }
+        let mut phrases: Vec<Phrase> = phrases
+            .into_iter()
+            .filter(|(t, _)| !t.is_empty())
+            .map(|(text, weight)| Phrase {
+                word_start: text.starts_with(char::is_alphanumeric),
+                word_end: text.ends_with(char::is_alphanumeric),
+                text,
+                weight,
+            })
+            .collect();
+        phrases.sort_by(|a, b| a.text.cmp(&b.text));
+        let phrase_automaton = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(phrases.iter().map(|p| p.text.as_str()))
+            .context("compiling the cue phrases")?;
+        Ok(Lexicon {
+            words,
+            phrases,
+            phrase_automaton,
+        })
+    }
+
+    /// Looks up a folded word.
+    #[inline]
+    pub fn word(&self, folded: &str) -> Option<&Word> {
+        self.words.get(folded)
+    }
+
+    /// The phrase automaton (leftmost-longest); pattern ids index [`Lexicon::phrase`].
+    pub fn phrase_automaton(&self) -> &AhoCorasick {
+        &self.phrase_automaton
+    }
+
+    /// The phrase behind an automaton pattern id.
+    pub fn phrase(&self, id: usize) -> &Phrase {
+        &self.phrases[id]
+    }
+
+    /// How many single words and phrases are known.
+    pub fn len(&self) -> (usize, usize) {
+        (self.words.len(), self.phrases.len())
+    }
+
+    /// Whether the lexicon is empty (it never is once loaded).
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundled_lexicons_load_and_own_cues_win() {
+        let lex = Lexicon::bundled();
+        let (words, phrases) = lex.len();
+        assert!(words > 15_000, "{words} words");
+        assert!(phrases > 100, "{phrases} phrases");
+        // Veille's own weight replaces the translated lexicon's -0.5.
+        assert_eq!(lex.word("nul").map(|w| w.fr), Some(-2.5));
+        // Folded at load: `génial` is found as `genial`.
+        assert!(lex.word("genial").is_some_and(|w| w.fr > 0.0));
+        assert!(lex
+            .word("pas")
+            .is_some_and(|w| w.flags & flag::NEGATOR != 0));
+        // Language-specific: `sale` is dirty in French, a bargain in English.
+        let sale = lex.word("sale").expect("sale is known");
+        assert!(sale.fr < 0.0 && sale.en == 0.0);
+    }
+
+    #[test]
+    fn extra_cue_files_extend_the_bundled_ones() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("mine.toml");
+        std::fs::write(
+            &path,
+            "[words]\n\"bouchonné\" = -3.0\n[phrases]\n\"train fantôme\" = -2.0\n",
+        )
+        .expect("write cue file");
+        let lex = Lexicon::load(&[&path]).expect("extra file loads");
+        assert_eq!(lex.word("bouchonne").map(|w| w.fr), Some(-3.0));
+        assert!(lex.phrase_automaton().find("un train fantome").is_some());
+    }
+
+    #[test]
+    fn a_broken_cue_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "[words]\nnul = \"very\"\n").expect("write cue file");
+        let err = Lexicon::load(&[&path]).expect_err("bad file is refused");
+        assert!(format!("{err:#}").contains("bad.toml"), "{err:#}");
+    }
+}

@@ -1,0 +1,309 @@
+//! Who a post names: one Aho-Corasick pass over the folded text finds every watched name.
+//!
+//! Owns the rules that turn raw substring hits into mentions: word boundaries (`Angers` is not
+//! in `dangers`), handles and hashtags (`@Toulouse`, `#Toulouse`, but not `#ToulouseFC`),
+//! and the strong forms that ambiguous names (Nice, Tours, Orange) need. Pure: no I/O.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use rustc_hash::FxHashMap;
+
+use super::fold::{fold, is_word_char, Folded};
+use crate::model::{EntityKind, EntitySpec};
+
+/// How a name was written in the post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// Plain words in the text.
+    Name,
+    /// After an `@`.
+    Handle,
+    /// After a `#`.
+    Hashtag,
+}
+
+/// What a pattern may match as: a plain name also matches as handle or hashtag; an alias
+/// written `@x` only as a handle, `#x` only as a hashtag; a multi-word name squeezed into one
+/// word (`airfrance`) only after `@` or `#`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accepts {
+    Any,
+    HandleOnly,
+    HashtagOnly,
+    SigilOnly,
+}
+
+/// One watched name found in a post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    /// Index of the entity in [`Matcher::entities`].
+    pub entity: u32,
+    /// Byte range in the folded text (the sigil excluded).
+    pub start: usize,
+    /// End of the byte range in the folded text.
+    pub end: usize,
+    /// How the name was written.
+    pub form: Form,
+}
+
+/// The compiled set of watched names.
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    entities: Vec<EntitySpec>,
+    /// `None` when nothing is watched.
+    automaton: Option<AhoCorasick>,
+    /// For each automaton pattern, the entities it stands for and how it may match.
+    targets: Vec<Vec<(u32, Accepts)>>,
+}
+
+/// Words before an ambiguous name that make it a place (or a brand's shop): folded, ending
+/// with the space or apostrophe that precedes the name.
+const CONTEXTS: &[&str] = &[
+    "ville de ",
+    "ville d'",
+    "mairie de ",
+    "mairie d'",
+    "maire de ",
+    "maire d'",
+    "habitants de ",
+    "habitants d'",
+    "gare de ",
+    "gare d'",
+    "aeroport de ",
+    "aeroport d'",
+    "agglo de ",
+    "agglo d'",
+    "metropole de ",
+    "metropole d'",
+    "commune de ",
+    "commune d'",
+    "office de tourisme de ",
+    "office de tourisme d'",
+    "universite de ",
+    "universite d'",
+    "pres de ",
+    "pres d'",
+    "region de ",
+    "vers ",
+    "depuis ",
+    "chez ",
+    "city of ",
+];
+
+impl Matcher {
+    /// Compiles the watched names. Empty and duplicate aliases are ignored.
+    pub fn new(specs: &[EntitySpec]) -> Matcher {
+        let mut index: FxHashMap<String, usize> = FxHashMap::default();
+        let mut patterns: Vec<String> = Vec::new();
+        let mut targets: Vec<Vec<(u32, Accepts)>> = Vec::new();
+        let mut add = |pattern: String, entity: u32, accepts: Accepts| {
+            if pattern.is_empty() {
+                return;
+            }
+            let slot = *index.entry(pattern.clone()).or_insert_with(|| {
+                patterns.push(pattern);
+                targets.push(Vec::new());
+                targets.len() - 1
+            });
+            if !targets[slot].contains(&(entity, accepts)) {
+                targets[slot].push((entity, accepts));
+            }
+        };
+        for (i, spec) in specs.iter().enumerate() {
+            let e = i as u32;
+            for alias in std::iter::once(&spec.name).chain(&spec.aliases) {
+                let alias = alias.trim();
+                if let Some(h) = alias.strip_prefix('@') {
+                    add(fold(h), e, Accepts::HandleOnly);
+                } else if let Some(h) = alias.strip_prefix('#') {
+                    add(fold(h), e, Accepts::HashtagOnly);
+                } else {
+                    let folded = fold(alias);
+                    // `Bourg-la-Reine` is also written `Bourg la Reine`, and `#BourgLaReine`.
+                    let spaced = folded.replace('-', " ");
+                    let compact: String = folded.chars().filter(|c| is_word_char(*c)).collect();
+                    if compact != folded {
+                        add(compact, e, Accepts::SigilOnly);
+                    }
+                    if spaced != folded {
+                        add(spaced, e, Accepts::Any);
+                    }
+                    add(folded, e, Accepts::Any);
+                }
+            }
+        }
+        let automaton = if patterns.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::Standard)
+                    .build(&patterns)
+                    .expect(
+                        "watched names compile: patterns are plain strings under the size limit",
+                    ),
+            )
+        };
+        Matcher {
+            entities: specs.to_vec(),
+            automaton,
+            targets,
+        }
+    }
+
+    /// The watched entities, in the order given.
+    pub fn entities(&self) -> &[EntitySpec] {
+        &self.entities
+    }
+
+    /// Finds the watched names in a folded post. `original` is the text `folded` came from.
+    /// Hits are appended to `out` in text order; overlapping hits keep the longest.
+    pub fn find(&self, folded: &Folded, original: &str, out: &mut Vec<Hit>) {
+        let Some(ac) = &self.automaton else { return };
+        let text = folded.text.as_str();
+        let first = out.len();
+        for m in ac.find_overlapping_iter(text) {
+            let (start, end) = (m.start(), m.end());
+            let sigil = text[..start].bytes().next_back();
+            let before_sigil = |n: usize| text[..start - n].chars().next_back();
+            let form = match sigil {
+                Some(b'@') => Form::Handle,
+                Some(b'#') => Form::Hashtag,
+                _ => Form::Name,
+            };
+            // The character before the name (or its sigil) must not continue a word.
+            let prev = match form {
+                Form::Name => text[..start].chars().next_back(),
+                _ => before_sigil(1),
+            };
+            if prev.is_some_and(|c| {
+                is_word_char(c)
+                    || c == '_'
+                    || (form == Form::Name && c == '-' && joined_before(text, start))
+            }) {
+                continue;
+            }
+            let next = text[end..].chars().next();
+            let next_ok = match next {
+                None => true,
+                Some(c) if is_word_char(c) || c == '_' => false,
+                // `Tours-sur-Marne` is another place than Tours.
+                Some('-') => {
+                    form != Form::Name || !text[end + 1..].starts_with(|c: char| is_word_char(c))
+                }
+                Some(_) => true,
+            };
+            if !next_ok {
+                continue;
+            }
+            for &(entity, accepts) in &self.targets[m.pattern().as_usize()] {
+                let ok = match (accepts, form) {
+                    (Accepts::Any, Form::Name) => {
+                        !self.entities[entity as usize].ambiguous
+                            || strong_name(folded, original, start)
+                    }
+                    (Accepts::Any, _) | (Accepts::SigilOnly, Form::Handle | Form::Hashtag) => true,
+                    (Accepts::HandleOnly, Form::Handle) | (Accepts::HashtagOnly, Form::Hashtag) => {
+                        true
+                    }
+                    _ => false,
+                };
+                if ok {
+                    out.push(Hit {
+                        entity,
+                        start,
+                        end,
+                        form,
+                    });
+                }
+            }
+        }
+        // Overlapping hits of different lengths: keep the longest, leftmost first.
+        let hits = &mut out[first..];
+        if hits.len() > 1 {
+            hits.sort_by_key(|h| (h.start, usize::MAX - h.end));
+            let mut kept = first;
+            let mut last_end = 0;
+            let mut last_start = usize::MAX;
+            for i in first..out.len() {
+                let h = out[i];
+                let same_span = h.start == last_start && h.end == last_end;
+                if h.start >= last_end || (same_span && kept > first) {
+                    out[kept] = h;
+                    kept += 1;
+                    last_start = h.start;
+                    last_end = h.end;
+                }
+            }
+            out.truncate(kept);
+        }
+    }
+
+    /// Display names of the entities in `hits`, once each, in order of first appearance.
+    pub fn names(&self, hits: &[Hit]) -> Vec<String> {
+        let mut seen: Vec<u32> = Vec::with_capacity(hits.len());
+        for h in hits {
+            if !seen.contains(&h.entity) {
+                seen.push(h.entity);
+            }
+        }
+        seen.iter()
+            .map(|&e| self.entities[e as usize].name.clone())
+            .collect()
+    }
+
+    /// The kind of entity `e`.
+    pub fn kind(&self, e: u32) -> EntityKind {
+        self.entities[e as usize].kind
+    }
+}
+
+/// True when the `-` just before `start` joins the name to a preceding word (`Saint-Tours`).
+fn joined_before(text: &str, start: usize) -> bool {
+    text[..start - 1]
+        .chars()
+        .next_back()
+        .is_some_and(is_word_char)
+}
+
+/// An ambiguous plain name counts when it is capitalised mid-sentence or follows a place
+/// context (`à Nice`, `ville de Tours`, `mairie d'Orange`).
+fn strong_name(folded: &Folded, original: &str, start: usize) -> bool {
+    let text = folded.text.as_str();
+    let o = folded.origin[start] as usize;
+    // Capitalised like a proper noun (`Nice`, not `NICE` nor `nice`), not first in a sentence.
+    let mut chars = original[o..].chars();
+    let title = chars.next().is_some_and(char::is_uppercase)
+        && chars.next().is_some_and(|c| !c.is_uppercase());
+    if title {
+        let before = text[..start].trim_end_matches([' ', '"', '\'', '(', '\n', '\t']);
+        let sentence_start = before.is_empty()
+            || before.ends_with(['.', '!', '?', ':', '\n', '\u{2026}'])
+            || before.ends_with(|c: char| {
+                !c.is_alphanumeric() && !c.is_ascii_punctuation() && !c.is_whitespace()
+            });
+        if !sentence_start {
+            return true;
+        }
+    }
+    // `à` keeps its accent in the original: folded it would be the English article `a`.
+    let orig_before = original[..o].trim_end_matches(' ');
+    if orig_before.len() < o
+        && (orig_before.ends_with(" à")
+            || orig_before.ends_with(" À")
+            || orig_before == "à"
+            || orig_before == "À")
+    {
+        return true;
+    }
+    let before = &text[..start];
+    CONTEXTS.iter().any(|ctx| {
+        before.ends_with(ctx)
+            && before[..before.len() - ctx.len()]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !is_word_char(c))
+    })
+}
+
+#[cfg(test)]
+mod tests;
