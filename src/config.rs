@@ -121,6 +121,8 @@ pub fn read_watch_file(path: &Path) -> anyhow::Result<Vec<EntitySpec>> {
 }
 
 #[cfg(test)]
+// figment's Jail returns its own large error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;

@@ -283,38 +283,8 @@ impl Classifier {
             let c = b[i];
             if c.is_ascii_alphanumeric() || (c >= 0x80 && starts_word(text, i)) {
                 let start = i;
-                let mut elongated = false;
-                let (mut prev, mut run) = (0u8, 0u32);
-                loop {
-                    if i >= b.len() {
-                        break;
-                    }
-                    let c = b[i];
-                    if c.is_ascii_alphanumeric() {
-                        if c == prev {
-                            run += 1;
-                            elongated |= run >= 3 && c.is_ascii_alphabetic();
-                        } else {
-                            prev = c;
-                            run = 1;
-                        }
-                        i += 1;
-                    } else if c == b'\''
-                        && i + 1 < b.len()
-                        && (b[i + 1].is_ascii_alphanumeric() || starts_word(text, i + 1))
-                    {
-                        if is_elision(&text[start..i]) {
-                            // `d'attente` is `d'` then `attente`.
-                            i += 1;
-                            break;
-                        }
-                        i += 1;
-                    } else if c >= 0x80 && starts_word(text, i) {
-                        i += text[i..].chars().next().map_or(1, char::len_utf8);
-                    } else {
-                        break;
-                    }
-                }
+                i = word_end(text, start);
+                let elongated = has_elongation(&b[start..i]);
                 let word = &text[start..i];
                 let mut entry = self.lookup(word, elongated, &mut scratch.elongation);
                 let number = b[start].is_ascii_digit();
@@ -380,6 +350,34 @@ impl Classifier {
                     quest += 1;
                     clause_start = true;
                 }
+                b':' | b';' | b'>' | b'=' if i + 1 < b.len() && b[i + 1].is_ascii_punctuation() => {
+                    // An emoticon (`:(`, `>:(`) is a token that only phrases know.
+                    let end = b[i..]
+                        .iter()
+                        .position(|c| !c.is_ascii_punctuation())
+                        .map_or(b.len(), |n| i + n);
+                    let run = &text[i..end];
+                    let word = self
+                        .lexicon
+                        .word(&run[..run.len().min(2)])
+                        .copied()
+                        .unwrap_or_default();
+                    if word.flags & flag::PHRASE_START != 0 {
+                        toks.push(Tok {
+                            start: i as u32,
+                            end: (i + 2) as u32,
+                            word,
+                            elongated: false,
+                            number: false,
+                            clause_start,
+                            in_phrase: false,
+                            handle: false,
+                        });
+                    }
+                    clause_start = true;
+                    i = end;
+                    continue;
+                }
                 b'.' | b',' | b';' | b':' | b'\n' => clause_start = true,
                 _ if c >= 0x80 => {
                     // A symbol or emoji: one token per character, modifiers skipped.
@@ -426,26 +424,35 @@ impl Classifier {
         None
     }
 
-    /// Finds the multi-word cues and marks the tokens they cover.
+    /// Finds the multi-word cues, leftmost-longest, starting at tokens that can start one,
+    /// and marks the tokens they cover.
     fn match_phrases(&self, text: &str, scratch: &mut Scratch) {
         scratch.phrases.clear();
         let b = text.as_bytes();
-        for m in self.lexicon.phrase_automaton().find_iter(text) {
-            let p = self.lexicon.phrase(m.pattern().as_usize());
-            let (s, e) = (m.start(), m.end());
-            if p.word_start
-                && s > 0
-                && (b[s - 1].is_ascii_alphanumeric() || (b[s - 1] >= 0x80 && ends_word(text, s)))
-            {
+        let mut covered_to = 0u32;
+        for t in scratch.tokens.iter() {
+            if t.word.flags & flag::PHRASE_START == 0 || t.start < covered_to {
                 continue;
             }
-            if p.word_end
-                && e < b.len()
-                && (b[e].is_ascii_alphanumeric() || (b[e] >= 0x80 && starts_word(text, e)))
-            {
-                continue;
+            let rest = &text[t.start as usize..];
+            let best = self
+                .lexicon
+                .phrases_from(&text[t.start as usize..t.end as usize])
+                .filter(|p| {
+                    rest.starts_with(p.text.as_str()) && {
+                        let e = t.start as usize + p.text.len();
+                        !p.word_end
+                            || e >= b.len()
+                            || !(b[e].is_ascii_alphanumeric()
+                                || (b[e] >= 0x80 && starts_word(text, e)))
+                    }
+                })
+                .max_by_key(|p| p.text.len());
+            if let Some(p) = best {
+                let end = t.start + p.text.len() as u32;
+                scratch.phrases.push((t.start, end, p.weight));
+                covered_to = end;
             }
-            scratch.phrases.push((s as u32, e as u32, p.weight));
         }
         if scratch.phrases.is_empty() {
             return;
@@ -460,6 +467,40 @@ impl Classifier {
             }
         }
     }
+}
+
+/// The end of the word token that starts at `start`: letters and digits, with `'` inside a
+/// word (`don't`) but after an elided French article or pronoun (`d'`, `qu'`) a token of its
+/// own. Shared with the lexicon, which keys phrases by their first token.
+pub(crate) fn word_end(text: &str, start: usize) -> usize {
+    let b = text.as_bytes();
+    let mut i = start;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_alphanumeric() {
+            i += 1;
+        } else if c == b'\''
+            && i + 1 < b.len()
+            && (b[i + 1].is_ascii_alphanumeric() || (b[i + 1] >= 0x80 && starts_word(text, i + 1)))
+        {
+            i += 1;
+            if is_elision(&text[start..i - 1]) {
+                break;
+            }
+        } else if c >= 0x80 && starts_word(text, i) {
+            i += text[i..].chars().next().map_or(1, char::len_utf8);
+        } else {
+            break;
+        }
+    }
+    i
+}
+
+/// A letter repeated three times or more in a row (`nuuuul`).
+#[inline]
+fn has_elongation(word: &[u8]) -> bool {
+    word.windows(3)
+        .any(|w| w[0] == w[1] && w[1] == w[2] && w[0].is_ascii_alphabetic())
 }
 
 /// A word's valence in a language; with none known, the mean of what both lexicons say.
@@ -513,15 +554,6 @@ fn is_elision(prefix: &str) -> bool {
 #[inline]
 fn starts_word(text: &str, i: usize) -> bool {
     text[i..].chars().next().is_some_and(char::is_alphanumeric)
-}
-
-/// Whether the character ending at byte `i` is a letter or digit.
-#[inline]
-fn ends_word(text: &str, i: usize) -> bool {
-    text[..i]
-        .chars()
-        .next_back()
-        .is_some_and(char::is_alphanumeric)
 }
 
 /// Emoji modifiers that carry no meaning of their own.

@@ -23,12 +23,17 @@ impl Folded {
         let bytes = src.as_bytes();
         let mut i = 0;
         while i < bytes.len() {
-            let b = bytes[i];
-            if b < 0x80 {
-                // ASCII fast path: most of a post.
-                self.text.push(b.to_ascii_lowercase() as char);
-                self.origin.push(i as u32);
-                i += 1;
+            // ASCII runs, most of a post, are copied and lowered in bulk.
+            let run = bytes[i..]
+                .iter()
+                .position(|b| !b.is_ascii())
+                .unwrap_or(bytes.len() - i);
+            if run > 0 {
+                let start = self.text.len();
+                self.text.push_str(&src[i..i + run]);
+                self.text[start..].make_ascii_lowercase();
+                self.origin.extend(i as u32..(i + run) as u32);
+                i += run;
                 continue;
             }
             let c = src[i..].chars().next().expect("i is on a char boundary");

@@ -5,9 +5,10 @@
 //! cue files. Every term is folded as the text will be. No I/O beyond reading the files it is
 //! handed; the bundled ones are compiled into the binary.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use anyhow::Context;
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
@@ -45,6 +46,8 @@ pub mod flag {
     pub const STOP_FR: u16 = 1 << 10;
     /// An English function word.
     pub const STOP_EN: u16 = 1 << 11;
+    /// Some phrase starts with this token.
+    pub const PHRASE_START: u16 = 1 << 12;
 }
 
 /// What the lexicon knows of one folded word.
@@ -76,9 +79,12 @@ pub struct Phrase {
 /// The whole vocabulary, ready for lookups.
 #[derive(Debug, Clone)]
 pub struct Lexicon {
-    words: FxHashMap<Box<str>, Word>,
+    /// Keyed by [`key`], a 64-bit hash of the folded word: a lookup touches one table slot
+    /// and never a separate key string (checked collision-free when built).
+    words: HashMap<u64, Word, BuildHasherDefault<IdentityHasher>>,
     phrases: Vec<Phrase>,
-    phrase_automaton: AhoCorasick,
+    /// Phrase ids by the [`key`] of their first token, longest first.
+    phrase_starts: HashMap<u64, Vec<u32>, BuildHasherDefault<IdentityHasher>>,
 }
 
 /// The shape of a cue file (`cues.toml` and a deployment's extra files).
@@ -239,31 +245,47 @@ impl Lexicon {
             })
             .collect();
         phrases.sort_by(|a, b| a.text.cmp(&b.text));
-        let phrase_automaton = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(phrases.iter().map(|p| p.text.as_str()))
-            .context("compiling the cue phrases")?;
+        // Phrases are found from their first token, which the classifier looks up anyway.
+        let mut phrase_starts: HashMap<u64, Vec<u32>, BuildHasherDefault<IdentityHasher>> =
+            HashMap::default();
+        for (id, p) in phrases.iter().enumerate() {
+            let first = if p.word_start {
+                &p.text[..super::classifier::word_end(&p.text, 0)]
+            } else {
+                // Emoticons are keyed by their first two characters.
+                &p.text[..p.text.len().min(2)]
+            };
+            words.entry(first.into()).or_default().flags |= flag::PHRASE_START;
+            phrase_starts.entry(key(first)).or_default().push(id as u32);
+        }
+        let mut table: HashMap<u64, Word, BuildHasherDefault<IdentityHasher>> = HashMap::default();
+        table.reserve(words.len());
+        for (term, w) in words {
+            anyhow::ensure!(
+                table.insert(key(&term), w).is_none(),
+                "two lexicon words share a hash; rename {term:?}"
+            );
+        }
         Ok(Lexicon {
-            words,
+            words: table,
             phrases,
-            phrase_automaton,
+            phrase_starts,
         })
     }
 
     /// Looks up a folded word.
     #[inline]
     pub fn word(&self, folded: &str) -> Option<&Word> {
-        self.words.get(folded)
+        self.words.get(&key(folded))
     }
 
-    /// The phrase automaton (leftmost-longest); pattern ids index [`Lexicon::phrase`].
-    pub fn phrase_automaton(&self) -> &AhoCorasick {
-        &self.phrase_automaton
-    }
-
-    /// The phrase behind an automaton pattern id.
-    pub fn phrase(&self, id: usize) -> &Phrase {
-        &self.phrases[id]
+    /// The phrases that start with the token `first`.
+    pub fn phrases_from<'a>(&'a self, first: &str) -> impl Iterator<Item = &'a Phrase> + 'a {
+        self.phrase_starts
+            .get(&key(first))
+            .into_iter()
+            .flatten()
+            .map(|&id| &self.phrases[id as usize])
     }
 
     /// How many single words and phrases are known.
@@ -274,6 +296,35 @@ impl Lexicon {
     /// Whether the lexicon is empty (it never is once loaded).
     pub fn is_empty(&self) -> bool {
         self.words.is_empty()
+    }
+}
+
+/// The 64-bit FNV-1a hash of a folded word.
+#[inline]
+fn key(word: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in word.as_bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// A hasher for keys that are already hashes.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 
@@ -310,7 +361,7 @@ mod tests {
         .expect("write cue file");
         let lex = Lexicon::load(&[&path]).expect("extra file loads");
         assert_eq!(lex.word("bouchonne").map(|w| w.fr), Some(-3.0));
-        assert!(lex.phrase_automaton().find("un train fantome").is_some());
+        assert!(lex.phrases_from("train").any(|p| p.text == "train fantome"));
     }
 
     #[test]
