@@ -53,8 +53,8 @@ pub struct Tuning {
 impl Default for Tuning {
     fn default() -> Self {
         Tuning {
-            threshold: 1.5,
-            praise_weight: 0.5,
+            threshold: 0.8,
+            praise_weight: 0.3,
             complaint_weight: 1.5,
             info_question_factor: 0.5,
         }
@@ -182,8 +182,11 @@ impl Classifier {
                     }
                 }
             }
-            if negated {
+            if negated && t.word.flags & flag::UNFLIPPED == 0 {
                 v *= NEGATION_SCALAR;
+            } else if negated {
+                // `no refund`: the negation is part of the complaint.
+                v = v.min(0.0) * 1.2;
             }
             v *= weight_at(k);
             if v < 0.0 {

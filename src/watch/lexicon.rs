@@ -48,6 +48,8 @@ pub mod flag {
     pub const STOP_EN: u16 = 1 << 11;
     /// Some phrase starts with this token.
     pub const PHRASE_START: u16 = 1 << 12;
+    /// A complaint word that negation does not reverse (`no refund`).
+    pub const UNFLIPPED: u16 = 1 << 13;
 }
 
 /// What the lexicon knows of one folded word.
@@ -112,6 +114,8 @@ struct Grammar {
     post_negators: Vec<String>,
     #[serde(default)]
     intensifiers: FxHashMap<String, f32>,
+    #[serde(default)]
+    unflipped: Vec<String>,
     #[serde(default)]
     contrasts: Vec<String>,
     #[serde(default)]
@@ -220,6 +224,7 @@ impl Lexicon {
             mark(&g.negators, flag::NEGATOR);
             mark(&g.post_negators, flag::POST_NEGATOR);
             mark(&g.contrasts, flag::CONTRAST);
+            mark(&g.unflipped, flag::UNFLIPPED);
             mark(&g.info_questions, flag::INFO_QUESTION);
             mark(&g.whys, flag::WHY);
             mark(&g.possessives, flag::POSSESSIVE);
@@ -232,6 +237,16 @@ impl Lexicon {
                 let w = words.entry(fold(term.trim()).into_boxed_str()).or_default();
                 w.flags |= flag::INTENSIFIER;
                 w.boost = boost;
+            }
+        }
+        // Grammar words carry no valence of their own: the translated lexicon gives
+        // `vraiment` +1.9, VADER gives `no` -1.2, and the rules already use them.
+        for w in words.values_mut() {
+            if w.flags & (flag::INTENSIFIER | flag::NEGATOR | flag::POST_NEGATOR | flag::CONTRAST)
+                != 0
+            {
+                w.en = 0.0;
+                w.fr = 0.0;
             }
         }
         let mut phrases: Vec<Phrase> = phrases

@@ -87,8 +87,8 @@ fn emoji_and_emoticons_count() {
 #[test]
 fn intensifiers_tip_a_mild_post_over() {
     // One mild word alone is not enough; intensified and shouted, it is.
-    neutral("le site est lent");
-    critical("le site est vraiment trop lent !!!");
+    neutral("le repas était moyen");
+    critical("le repas était vraiment très moyen !!!");
 }
 
 #[test]
@@ -154,4 +154,12 @@ fn collapse_cuts_long_runs_only() {
     assert_eq!(s, "good");
     collapse("cool", 1, &mut s);
     assert_eq!(s, "cool");
+}
+
+#[test]
+fn negating_a_complaint_word_keeps_it_a_complaint() {
+    // `no refund` is no better than `refund`: negation does not reverse complaint nouns.
+    critical("Flight cancelled and no refund, no compensation");
+    critical("Toujours aucune réponse et pas de remboursement");
+    critical("you charged me twice and won't refund me");
 }
