@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 
 use super::{build_watcher, WatchArgs};
 use crate::config::Config;
+use crate::model::Label;
 use crate::watch::{cue_texts, Scratch, Watcher};
 
 /// Arguments of `veille classify`.
@@ -79,6 +80,16 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Counts one classified post.
+    pub fn record(&mut self, critical: bool, names_watched_entity: bool) {
+        self.posts += 1;
+        self.critical += critical as u64;
+        if names_watched_entity {
+            self.mentioning += 1;
+            self.mentioning_critical += critical as u64;
+        }
+    }
+
     /// The summary lines, beside the field figures.
     pub fn summary(&self) -> String {
         let pct = |n: u64, d: u64| {
@@ -202,12 +213,7 @@ fn classify_line(
     };
     let outcome = watcher.analyze(&post.text, post.lang.as_deref(), scratch);
     let mentions = watcher.matcher().names(&scratch.hits);
-    tally.posts += 1;
-    tally.critical += outcome.critical as u64;
-    if !mentions.is_empty() {
-        tally.mentioning += 1;
-        tally.mentioning_critical += outcome.critical as u64;
-    }
+    tally.record(outcome.critical, !mentions.is_empty());
     let verdict = OutVerdict {
         id: post.id,
         label: if outcome.critical {
@@ -227,47 +233,28 @@ const DEMO_POSTS: &str = include_str!("../../config/demo/posts.jsonl");
 /// `veille` with no subcommand: classifies the bundled demo posts and prints what it found.
 pub fn demo(config: &Config) -> anyhow::Result<()> {
     let watcher = build_watcher(config, &config.entities)?;
-    let mut out = Vec::new();
-    let tally = classify_stream(&watcher, DEMO_POSTS.as_bytes(), &mut out)?;
+    let mut scratch = Scratch::default();
+    let mut tally = Tally::default();
     let mut stdout = io::stdout().lock();
     writeln!(
         stdout,
         "Veille — démo : {} posts de démonstration, {} noms surveillés.\n",
-        tally.posts,
+        DEMO_POSTS.lines().count(),
         config.entities.len()
     )?;
-    for (post, verdict) in DEMO_POSTS
-        .lines()
-        .zip(String::from_utf8_lossy(&out).lines())
-    {
-        let post: serde_json::Value = serde_json::from_str(post).unwrap_or_default();
-        let v: serde_json::Value = serde_json::from_str(verdict).unwrap_or_default();
-        let label = v["label"].as_str().unwrap_or("?");
-        let mark = if label == "critical" {
+    for line in DEMO_POSTS.lines() {
+        let post: InPost = serde_json::from_str(line).context("reading a bundled demo post")?;
+        let v = watcher.verdict(&post.text, post.lang.as_deref(), &mut scratch);
+        let critical = v.label == Label::Critical;
+        tally.record(critical, !v.mentions.is_empty());
+        let mark = if critical {
             "🔴 critique"
         } else {
             "⚪ neutre  "
         };
-        let mentions: Vec<&str> = v["mentions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m.as_str())
-            .collect();
-        let cues: Vec<&str> = v["cues"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m.as_str())
-            .collect();
-        writeln!(
-            stdout,
-            "{mark} {:<28} {}",
-            mentions.join(", "),
-            post["text"].as_str().unwrap_or("")
-        )?;
-        if !cues.is_empty() {
-            writeln!(stdout, "{:>12} indices : {}", "", cues.join(" · "))?;
+        writeln!(stdout, "{mark} {:<28} {}", v.mentions.join(", "), post.text)?;
+        if !v.cues.is_empty() {
+            writeln!(stdout, "{:>12} indices : {}", "", v.cues.join(" · "))?;
         }
     }
     writeln!(stdout, "\n{}", tally.summary())?;

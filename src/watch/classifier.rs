@@ -97,6 +97,22 @@ struct Tok {
     handle: bool,
 }
 
+impl Tok {
+    /// A token with no number, elongation, phrase or handle about it.
+    fn plain(start: usize, end: usize, word: Word, clause_start: bool) -> Tok {
+        Tok {
+            start: start as u32,
+            end: end as u32,
+            word,
+            elongated: false,
+            number: false,
+            clause_start,
+            in_phrase: false,
+            handle: false,
+        }
+    }
+}
+
 /// What the scorer concluded.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Outcome {
@@ -284,7 +300,7 @@ impl Classifier {
         let mut i = 0;
         while i < b.len() {
             let c = b[i];
-            if c.is_ascii_alphanumeric() || (c >= 0x80 && starts_word(text, i)) {
+            if is_word_at(text, i) {
                 let start = i;
                 i = word_end(text, start);
                 let elongated = has_elongation(&b[start..i]);
@@ -303,14 +319,9 @@ impl Classifier {
                     }
                 }
                 toks.push(Tok {
-                    start: start as u32,
-                    end: i as u32,
-                    word: entry.unwrap_or_default(),
                     elongated,
                     number,
-                    clause_start,
-                    in_phrase: false,
-                    handle: false,
+                    ..Tok::plain(start, i, entry.unwrap_or_default(), clause_start)
                 });
                 clause_start = false;
                 continue;
@@ -319,11 +330,7 @@ impl Classifier {
                 b'@' | b'#' => {
                     let start = i;
                     i += 1;
-                    while i < b.len()
-                        && (b[i].is_ascii_alphanumeric()
-                            || b[i] == b'_'
-                            || (b[i] >= 0x80 && starts_word(text, i)))
-                    {
+                    while i < b.len() && (b[i] == b'_' || is_word_at(text, i)) {
                         i += text[i..].chars().next().map_or(1, char::len_utf8);
                     }
                     let body = &text[start + 1..i];
@@ -333,14 +340,8 @@ impl Classifier {
                         Word::default()
                     };
                     toks.push(Tok {
-                        start: start as u32,
-                        end: i as u32,
-                        word,
-                        elongated: false,
-                        number: false,
-                        clause_start,
-                        in_phrase: false,
                         handle: c == b'@',
+                        ..Tok::plain(start, i, word, clause_start)
                     });
                     clause_start = false;
                     continue;
@@ -366,16 +367,7 @@ impl Classifier {
                         .copied()
                         .unwrap_or_default();
                     if word.flags & flag::PHRASE_START != 0 {
-                        toks.push(Tok {
-                            start: i as u32,
-                            end: (i + 2) as u32,
-                            word,
-                            elongated: false,
-                            number: false,
-                            clause_start,
-                            in_phrase: false,
-                            handle: false,
-                        });
+                        toks.push(Tok::plain(i, i + 2, word, clause_start));
                     }
                     clause_start = true;
                     i = end;
@@ -388,16 +380,7 @@ impl Classifier {
                     let len = ch.len_utf8();
                     if !is_modifier(ch) && !ch.is_whitespace() {
                         if let Some(w) = self.lexicon.word(&text[i..i + len]) {
-                            toks.push(Tok {
-                                start: i as u32,
-                                end: (i + len) as u32,
-                                word: *w,
-                                elongated: false,
-                                number: false,
-                                clause_start,
-                                in_phrase: false,
-                                handle: false,
-                            });
+                            toks.push(Tok::plain(i, i + len, *w, clause_start));
                         }
                     }
                     i += len;
@@ -444,10 +427,7 @@ impl Classifier {
                 .filter(|p| {
                     rest.starts_with(p.text.as_str()) && {
                         let e = t.start as usize + p.text.len();
-                        !p.word_end
-                            || e >= b.len()
-                            || !(b[e].is_ascii_alphanumeric()
-                                || (b[e] >= 0x80 && starts_word(text, e)))
+                        !p.word_end || e >= b.len() || !is_word_at(text, e)
                     }
                 })
                 .max_by_key(|p| p.text.len());
@@ -482,15 +462,12 @@ pub(crate) fn word_end(text: &str, start: usize) -> usize {
         let c = b[i];
         if c.is_ascii_alphanumeric() {
             i += 1;
-        } else if c == b'\''
-            && i + 1 < b.len()
-            && (b[i + 1].is_ascii_alphanumeric() || (b[i + 1] >= 0x80 && starts_word(text, i + 1)))
-        {
+        } else if c == b'\'' && i + 1 < b.len() && is_word_at(text, i + 1) {
             i += 1;
             if is_elision(&text[start..i - 1]) {
                 break;
             }
-        } else if c >= 0x80 && starts_word(text, i) {
+        } else if c >= 0x80 && is_word_at(text, i) {
             i += text[i..].chars().next().map_or(1, char::len_utf8);
         } else {
             break;
@@ -553,10 +530,15 @@ fn is_elision(prefix: &str) -> bool {
     )
 }
 
-/// Whether the non-ASCII character at byte `i` is a letter or digit.
+/// Whether the character at byte `i` (on a char boundary) is a letter or digit.
 #[inline]
-fn starts_word(text: &str, i: usize) -> bool {
-    text[i..].chars().next().is_some_and(char::is_alphanumeric)
+fn is_word_at(text: &str, i: usize) -> bool {
+    let b = text.as_bytes()[i];
+    if b < 0x80 {
+        b.is_ascii_alphanumeric()
+    } else {
+        text[i..].chars().next().is_some_and(char::is_alphanumeric)
+    }
 }
 
 /// Emoji modifiers that carry no meaning of their own.

@@ -8,7 +8,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use rustc_hash::FxHashMap;
 
 use super::fold::{fold, is_word_char, Folded};
-use crate::model::{EntityKind, EntitySpec};
+use crate::model::EntitySpec;
 
 /// How a name was written in the post.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,11 +259,6 @@ impl Matcher {
         seen.iter()
             .map(|&e| self.entities[e as usize].name.clone())
             .collect()
-    }
-
-    /// The kind of entity `e`.
-    pub fn kind(&self, e: u32) -> EntityKind {
-        self.entities[e as usize].kind
     }
 }
 

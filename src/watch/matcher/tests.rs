@@ -1,4 +1,5 @@
 use super::*;
+use crate::model::EntityKind;
 
 fn entity(name: &str, kind: EntityKind, aliases: &[&str], ambiguous: bool) -> EntitySpec {
     EntitySpec {
