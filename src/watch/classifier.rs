@@ -355,19 +355,23 @@ impl Classifier {
                     clause_start = true;
                 }
                 b':' | b';' | b'>' | b'=' if i + 1 < b.len() && b[i + 1].is_ascii_punctuation() => {
-                    // An emoticon (`:(`, `>:(`) is a token that only phrases know.
+                    // An emoticon (`:(`, `:-)`, `>:(`): the longest known prefix of the
+                    // punctuation run, three characters or two; `https://` is none.
                     let end = b[i..]
                         .iter()
                         .position(|c| !c.is_ascii_punctuation())
                         .map_or(b.len(), |n| i + n);
                     let run = &text[i..end];
-                    let word = self
-                        .lexicon
-                        .word(&run[..run.len().min(2)])
-                        .copied()
-                        .unwrap_or_default();
-                    if word.flags & flag::PHRASE_START != 0 {
-                        toks.push(Tok::plain(i, i + 2, word, clause_start));
+                    if !run.starts_with("://") {
+                        for len in [3, 2] {
+                            let Some(w) = run.get(..len).and_then(|e| self.lexicon.word(e)) else {
+                                continue;
+                            };
+                            if w.en != 0.0 || w.fr != 0.0 || w.flags & flag::PHRASE_START != 0 {
+                                toks.push(Tok::plain(i, i + len, *w, clause_start));
+                                break;
+                            }
+                        }
                     }
                     clause_start = true;
                     i = end;
@@ -423,11 +427,21 @@ impl Classifier {
             let rest = &text[t.start as usize..];
             let best = self
                 .lexicon
-                .phrases_from(&text[t.start as usize..t.end as usize])
+                .phrases_from(if is_word_at(text, t.start as usize) {
+                    &text[t.start as usize..t.end as usize]
+                } else {
+                    // Emoticon phrases are keyed by their first two characters.
+                    rest.get(..2).unwrap_or(rest)
+                })
                 .filter(|p| {
                     rest.starts_with(p.text.as_str()) && {
                         let e = t.start as usize + p.text.len();
-                        !p.word_end || e >= b.len() || !is_word_at(text, e)
+                        if p.word_end {
+                            e >= b.len() || !is_word_at(text, e)
+                        } else {
+                            // An emoticon ends before a space or a letter, not inside a URL (`://`).
+                            e >= b.len() || !(b[e] == b'/' || b[e].is_ascii_alphanumeric())
+                        }
                     }
                 })
                 .max_by_key(|p| p.text.len());

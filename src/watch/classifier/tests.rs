@@ -163,3 +163,9 @@ fn negating_a_complaint_word_keeps_it_a_complaint() {
     critical("Toujours aucune réponse et pas de remboursement");
     critical("you charged me twice and won't refund me");
 }
+
+#[test]
+fn urls_are_not_emoticons() {
+    neutral("Nouvel article sur https://example.org/blog ce matin");
+    critical("encore raté :/");
+}
