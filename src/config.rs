@@ -26,6 +26,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// The classifier's vocabulary and tuning.
     pub classifier: ClassifierConfig,
+    /// Rankings: the catalogue and the demo data.
+    pub rank: RankConfig,
     /// The watched brands and territories (`[[entity]]` tables).
     #[serde(rename = "entity")]
     pub entities: Vec<EntitySpec>,
@@ -43,6 +45,25 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             path: PathBuf::from("data/veille.db"),
+        }
+    }
+}
+
+/// Rankings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RankConfig {
+    /// Catalogue files in the format of `config/catalog/*.toml`, added to the bundled ones.
+    pub catalog: Vec<PathBuf>,
+    /// Import the seed articles' figures into the store on first start.
+    pub demo_data: bool,
+}
+
+impl Default for RankConfig {
+    fn default() -> Self {
+        RankConfig {
+            catalog: Vec::new(),
+            demo_data: true,
         }
     }
 }

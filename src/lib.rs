@@ -6,11 +6,17 @@
 //!   `config/local.toml`, `VEILLE_*` environment); no other I/O.
 //! - [`model`]: plain data shared by everything: entities, labels, verdicts.
 //! - [`watch`]: the mention watcher, pure: folding, the name matcher, the classifier.
+//! - [`rank`]: catalogue, metrics, positions, moves and streaks, and their messages; pure.
+//! - [`store`]: the sled database; the only module that imports sled.
+//! - [`commands`]: the commands' logic, front-end neutral (CLI today, Discord next).
 //! - [`cli`]: the `veille` command line, one module per subcommand.
 //!
 //! ARCHITECTURE.md gives the bird's-eye view and the invariants.
 
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod model;
+pub mod rank;
+pub mod store;
 pub mod watch;

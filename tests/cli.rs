@@ -4,10 +4,18 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 fn veille(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_veille"))
+    veille_with_store(args, stdin, None)
+}
+
+fn veille_with_store(args: &[&str], stdin: &str, store: Option<&std::path::Path>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_veille"));
+    match store {
+        Some(path) => cmd.env("VEILLE_STORE__PATH", path),
+        None => cmd.env_remove("VEILLE_STORE__PATH"),
+    };
+    let mut child = cmd
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("VEILLE_STORE__PATH")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -126,4 +134,109 @@ fn no_subcommand_runs_the_demo() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("démo"), "{text}");
     assert!(text.contains("field figure: 1 in 5"), "{text}");
+}
+
+#[test]
+fn rank_answers_the_seed_rankings_out_of_the_box() {
+    // Arrange
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("veille.db");
+    // Act
+    let out = veille_with_store(
+        &["rank", "villes", "twitter", "--top", "3"],
+        "",
+        Some(&store),
+    );
+    // Assert
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Classement des villes sur X (Twitter) — septembre 2014 — publications"
+    );
+    assert!(
+        lines[1].contains("1  Toulouse") && lines[1].contains("18\u{202F}900"),
+        "{text}"
+    );
+    assert!(lines[2].contains("2  Angers"), "{text}");
+    assert!(lines[3].contains("3  Paris"), "{text}");
+    assert!(store.exists(), "the store is on disk");
+}
+
+#[test]
+fn position_prints_the_history_and_the_monthly_message() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("veille.db");
+    let out = veille_with_store(
+        &[
+            "position",
+            "@gersledepartement",
+            "instagram",
+            "--lang",
+            "en",
+        ],
+        "",
+        Some(&store),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("In June 2021, @gersledepartement is 1st of the départements on Instagram (=), for the 6th month in a row."),
+        "{text}"
+    );
+}
+
+#[test]
+fn imported_snapshots_are_ranked_and_bad_rows_reported() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("veille.db");
+    let csv = dir.path().join("july.csv");
+    std::fs::write(
+        &csv,
+        "platform,account,month,followers\ninstagram,@gersledepartement,2021-07,15000\ninstagram,@eureennormandie,2021-07,16000\ninstagram,@nobody,2021-07,5\n",
+    )
+    .expect("write");
+    let out = veille_with_store(
+        &["import", "snapshots", csv.to_str().expect("utf-8 path")],
+        "",
+        Some(&store),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 snapshots imported, 1 rows skipped"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 4: unknown account"));
+    let out = veille_with_store(
+        &["rank", "departements", "instagram", "--metric", "followers"],
+        "",
+        Some(&store),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("juillet 2021"), "{text}");
+    let first = text.lines().nth(1).expect("a row");
+    assert!(first.contains("1  Eure"), "{text}");
+}
+
+#[test]
+fn rank_refuses_unknown_names_with_the_closest_match() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = veille_with_store(
+        &["rank", "vilels", "twitter"],
+        "",
+        Some(&dir.path().join("db")),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("vouliez-vous dire villes ?"), "{err}");
 }

@@ -5,6 +5,7 @@
 
 pub mod classify;
 pub mod eval;
+pub mod rank;
 
 use std::path::PathBuf;
 
@@ -34,6 +35,16 @@ pub enum Command {
     Classify(classify::Args),
     /// Score the classifier on a labelled file: precision, recall, F1 of the critical class.
     Eval(eval::Args),
+    /// Rank a category's accounts on a platform for a month, with moves and streaks.
+    Rank(rank::RankArgs),
+    /// Where an account stood each month, and this month's position message.
+    Position(rank::PositionArgs),
+    /// Import data into the store.
+    Import {
+        /// What to import.
+        #[command(subcommand)]
+        what: rank::ImportWhat,
+    },
 }
 
 /// Where the watched names come from: a `--watch` file, else the config.
@@ -67,6 +78,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Classify(args)) => classify::run(&config, args),
         Some(Command::Eval(args)) => eval::run(&config, args),
+        Some(Command::Rank(args)) => rank::rank(&config, args),
+        Some(Command::Position(args)) => rank::position(&config, args),
+        Some(Command::Import { what }) => rank::import(&config, what),
         None => classify::demo(&config),
     }
 }

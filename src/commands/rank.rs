@@ -1,0 +1,293 @@
+//! `rank` and `position`: a category's ranking for a month, and where one account stands.
+
+use std::collections::HashMap;
+
+use anyhow::bail;
+
+use crate::model::{Lang, Month};
+use crate::rank::catalog::{Catalog, Platform};
+use crate::rank::positions::{self, MonthSnapshots, Ranking};
+use crate::rank::score::Metric;
+use crate::store::Store;
+
+/// What `rank` is asked.
+#[derive(Debug, Clone, Default)]
+pub struct RankQuery {
+    /// The category, as the user wrote it.
+    pub category: String,
+    /// The platform, as the user wrote it.
+    pub platform: String,
+    /// The metric; the platform's default when absent.
+    pub metric: Option<String>,
+    /// The month (`YYYY-MM`); the latest with data when absent.
+    pub month: Option<String>,
+}
+
+fn loader(
+    store: &Store,
+    platform: Platform,
+) -> impl FnMut(Month) -> anyhow::Result<MonthSnapshots> + '_ {
+    move |m| {
+        Ok(store
+            .month_snapshots(platform, m)?
+            .into_iter()
+            .collect::<HashMap<_, _>>())
+    }
+}
+
+/// The ranking asked for, or a clear error: unknown names list the valid ones, a month with no
+/// data names the months that have some.
+pub fn rank(
+    store: &Store,
+    catalog: &Catalog,
+    q: &RankQuery,
+    lang: Lang,
+) -> anyhow::Result<Ranking> {
+    let in_lang = |e: crate::rank::catalog::UnknownName| anyhow::Error::msg(e.message(lang));
+    let category = catalog.category(&q.category).map_err(in_lang)?;
+    let platform = Platform::parse(&q.platform).map_err(in_lang)?;
+    let metric = match &q.metric {
+        Some(m) => Metric::parse(m).map_err(in_lang)?,
+        None => Metric::default_for(platform),
+    };
+    let keys: Vec<String> = category.accounts.iter().map(|a| a.key(platform)).collect();
+    let months = store.months(platform, &keys)?;
+    let label = match lang {
+        Lang::Fr => &category.label_fr,
+        Lang::En => &category.label_en,
+    };
+    let month = match &q.month {
+        Some(m) => m.parse::<Month>().map_err(anyhow::Error::msg)?,
+        None => match months.last() {
+            Some(m) => *m,
+            None => match lang {
+                Lang::Fr => bail!("aucune donnée pour les {label} sur {}", platform.display()),
+                Lang::En => bail!("no data for the {label} on {}", platform.display()),
+            },
+        },
+    };
+    match positions::ranking(category, platform, metric, month, loader(store, platform))? {
+        Some(r) => Ok(r),
+        None => {
+            let list: Vec<String> = months.iter().map(Month::to_string).collect();
+            let list = if list.is_empty() {
+                "-".to_string()
+            } else {
+                list.join(", ")
+            };
+            match lang {
+                Lang::Fr => bail!(
+                    "pas de données pour les {label} sur {} en {} ; mois disponibles : {list}",
+                    platform.display(),
+                    month.name(lang)
+                ),
+                Lang::En => bail!(
+                    "no data for the {label} on {} in {}; months with data: {list}",
+                    platform.display(),
+                    month.name(lang)
+                ),
+            }
+        }
+    }
+}
+
+/// One month of an account's history in one category.
+#[derive(Debug, Clone)]
+pub struct Position {
+    /// The month's ranking (the account's row is in it).
+    pub ranking: Ranking,
+    /// The index of the account's row.
+    pub row: usize,
+}
+
+/// Where `account` (handle or name) stood each month with data, on `platform` or on every
+/// platform, in every category it is ranked in; oldest first.
+pub fn position(
+    store: &Store,
+    catalog: &Catalog,
+    account: &str,
+    platform: Option<&str>,
+    lang: Lang,
+) -> anyhow::Result<Vec<Position>> {
+    let platform = platform
+        .map(Platform::parse)
+        .transpose()
+        .map_err(|e| anyhow::Error::msg(e.message(lang)))?;
+    let found = catalog.find_account(account, platform);
+    if found.is_empty() {
+        match lang {
+            Lang::Fr => bail!("compte inconnu : {account} (ni un @compte ni un nom du catalogue)"),
+            Lang::En => {
+                bail!("unknown account: {account} (neither a catalogue @handle nor a name)")
+            }
+        }
+    }
+    let platforms: Vec<Platform> = platform.map_or(Platform::ALL.to_vec(), |p| vec![p]);
+    let mut out = Vec::new();
+    for (category, acc) in found {
+        for &p in &platforms {
+            let key = acc.key(p);
+            if platform.is_none()
+                && acc.handle(p).is_none()
+                && store.months(p, std::slice::from_ref(&key))?.is_empty()
+            {
+                continue;
+            }
+            for month in store.months(p, std::slice::from_ref(&key))? {
+                let metric = Metric::default_for(p);
+                if let Some(r) = positions::ranking(category, p, metric, month, loader(store, p))? {
+                    if let Some(row) = r.rows.iter().position(|row| row.account.key(p) == key) {
+                        out.push(Position { ranking: r, row });
+                    }
+                }
+            }
+        }
+    }
+    out.sort_by_key(|p| {
+        (
+            p.ranking.month,
+            p.ranking.platform,
+            p.ranking.category.clone(),
+        )
+    });
+    if out.is_empty() {
+        match lang {
+            Lang::Fr => bail!("aucune position connue pour {account}"),
+            Lang::En => bail!("no known position for {account}"),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rank::{message, seeds};
+
+    fn seeded() -> (Store, Catalog) {
+        let store = Store::temporary().expect("store");
+        let catalog = Catalog::bundled();
+        assert!(seeds::ensure(&store, &catalog).expect("seeds"));
+        assert!(
+            !seeds::ensure(&store, &catalog).expect("seeds"),
+            "imported once only"
+        );
+        (store, catalog)
+    }
+
+    fn q(category: &str, platform: &str) -> RankQuery {
+        RankQuery {
+            category: category.into(),
+            platform: platform.into(),
+            ..RankQuery::default()
+        }
+    }
+
+    #[test]
+    fn the_eterritoire_ranking_is_reproduced_as_published() {
+        let (store, catalog) = seeded();
+        let r = rank(&store, &catalog, &q("villes", "twitter"), Lang::Fr).expect("ranking");
+        assert_eq!(r.month.to_string(), "2014-09");
+        assert_eq!(r.rows.len(), 30);
+        let top: Vec<(u32, &str, f64)> = r
+            .rows
+            .iter()
+            .take(3)
+            .map(|x| (x.rank, x.account.name.as_str(), x.value.unwrap_or(0.0)))
+            .collect();
+        assert_eq!(
+            top,
+            [
+                (1, "Toulouse", 18_900.0),
+                (2, "Angers", 17_800.0),
+                (3, "Paris", 11_500.0)
+            ]
+        );
+        let last = r.rows.last().expect("rows");
+        assert_eq!((last.rank, last.account.name.as_str()), (30, "Trappes"));
+        assert!(r.rows.iter().all(|x| x.movement == positions::Move::New));
+        // The same with other spellings.
+        let same = rank(&store, &catalog, &q("cities", "X"), Lang::En).expect("ranking");
+        assert_eq!(same.rows, r.rows);
+    }
+
+    #[test]
+    fn the_observatoire_departements_are_reproduced_with_the_gers_streak() {
+        let (store, catalog) = seeded();
+        let r = rank(&store, &catalog, &q("départements", "instagram"), Lang::Fr).expect("ranking");
+        assert_eq!(r.month.to_string(), "2021-06");
+        let names: Vec<&str> = r.rows.iter().map(|x| x.account.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Gers",
+                "Paris",
+                "Isère",
+                "Haute-Marne",
+                "Haute-Savoie",
+                "Eure",
+                "Ardèche",
+                "Ariège",
+                "Haute-Vienne",
+                "Charente-Maritime"
+            ]
+        );
+        assert_eq!(
+            message::position_sentence(&r, &r.rows[0], Lang::Fr),
+            "En juin 2021, @gersledepartement est 1er des départements sur Instagram (=), pour le 6e mois consécutif."
+        );
+    }
+
+    #[test]
+    fn position_gives_the_account_history() {
+        let (store, catalog) = seeded();
+        let h = position(
+            &store,
+            &catalog,
+            "@gersledepartement",
+            Some("instagram"),
+            Lang::Fr,
+        )
+        .expect("history");
+        assert_eq!(h.len(), 6);
+        let streaks: Vec<u32> = h.iter().map(|p| p.ranking.rows[p.row].streak).collect();
+        assert_eq!(streaks, [1, 2, 3, 4, 5, 6]);
+        let err = position(&store, &catalog, "@nobody", None, Lang::En).expect_err("unknown");
+        assert!(err.to_string().contains("unknown account"), "{err}");
+    }
+
+    #[test]
+    fn bad_names_and_empty_months_get_clear_errors() {
+        let (store, catalog) = seeded();
+        let err = rank(&store, &catalog, &q("vilels", "twitter"), Lang::En).expect_err("typo");
+        assert!(err.to_string().contains("did you mean villes?"), "{err}");
+        let err = rank(&store, &catalog, &q("villes", "tiktok"), Lang::En).expect_err("platform");
+        assert!(
+            err.to_string()
+                .contains("valid platforms: twitter, instagram, bluesky, facebook"),
+            "{err}"
+        );
+        let err = rank(&store, &catalog, &q("vilels", "twitter"), Lang::Fr).expect_err("typo");
+        assert!(
+            err.to_string()
+                .starts_with("catégorie inconnue : \"vilels\""),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("(vouliez-vous dire villes ?)"),
+            "{err}"
+        );
+        let mut query = q("villes", "twitter");
+        query.month = Some("2021-06".into());
+        let err = rank(&store, &catalog, &query, Lang::Fr).expect_err("no data");
+        assert_eq!(
+            err.to_string(),
+            "pas de données pour les villes sur X (Twitter) en juin 2021 ; mois disponibles : 2014-09"
+        );
+        query.month = Some("juin".into());
+        assert!(rank(&store, &catalog, &query, Lang::Fr)
+            .expect_err("bad month")
+            .to_string()
+            .contains("YYYY-MM"));
+    }
+}

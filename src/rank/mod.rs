@@ -1,0 +1,11 @@
+//! Rankings and monthly positions: the catalogue of ranked accounts, the metrics, the
+//! positions with moves and streaks, and the words users read.
+//!
+//! Pure except [`seeds::ensure`], which writes the seed figures to the store once. Collectors
+//! (X, Bluesky, Instagram) come later and only write snapshots.
+
+pub mod catalog;
+pub mod message;
+pub mod positions;
+pub mod score;
+pub mod seeds;
