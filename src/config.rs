@@ -28,6 +28,10 @@ pub struct Config {
     pub classifier: ClassifierConfig,
     /// Rankings: the catalogue and the demo data.
     pub rank: RankConfig,
+    /// The outside services: where they are, never their tokens.
+    pub sources: SourcesConfig,
+    /// When the monthly collection runs.
+    pub collect: CollectConfig,
     /// The watched brands and territories (`[[entity]]` tables).
     #[serde(rename = "entity")]
     pub entities: Vec<EntitySpec>,
@@ -64,6 +68,107 @@ impl Default for RankConfig {
         RankConfig {
             catalog: Vec::new(),
             demo_data: true,
+        }
+    }
+}
+
+/// The outside services. Every endpoint is configurable so that tests and proxies can point
+/// elsewhere; tokens come from the environment (`X_BEARER_TOKEN`, `INSTAGRAM_ACCESS_TOKEN`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct SourcesConfig {
+    /// X API v2.
+    pub x: XConfig,
+    /// Bluesky.
+    pub bluesky: BlueskyConfig,
+    /// Instagram Graph API.
+    pub instagram: InstagramConfig,
+}
+
+/// X API v2.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct XConfig {
+    /// Base URL (`VEILLE_SOURCES__X__BASE_URL`).
+    pub base_url: String,
+    /// Request timeout.
+    pub timeout_secs: u64,
+}
+
+impl Default for XConfig {
+    fn default() -> Self {
+        XConfig {
+            base_url: "https://api.x.com".into(),
+            timeout_secs: 30,
+        }
+    }
+}
+
+/// Bluesky's public API and Jetstream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlueskyConfig {
+    /// The public AppView (`app.bsky.actor.getProfiles`).
+    pub api_url: String,
+    /// The Jetstream instance (`VEILLE_SOURCES__BLUESKY__JETSTREAM_URL`).
+    pub jetstream_url: String,
+    /// Request timeout.
+    pub timeout_secs: u64,
+}
+
+impl Default for BlueskyConfig {
+    fn default() -> Self {
+        BlueskyConfig {
+            api_url: "https://public.api.bsky.app".into(),
+            jetstream_url: "wss://jetstream1.us-east.bsky.network".into(),
+            timeout_secs: 30,
+        }
+    }
+}
+
+/// Instagram Graph API business discovery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InstagramConfig {
+    /// Base URL.
+    pub base_url: String,
+    /// Graph API version.
+    pub api_version: String,
+    /// The deployment's own professional Instagram user id (business discovery asks through it).
+    pub user_id: Option<String>,
+    /// Request timeout.
+    pub timeout_secs: u64,
+}
+
+impl Default for InstagramConfig {
+    fn default() -> Self {
+        InstagramConfig {
+            base_url: "https://graph.facebook.com".into(),
+            api_version: "v25.0".into(),
+            user_id: None,
+            timeout_secs: 30,
+        }
+    }
+}
+
+/// When the monthly collection runs: on `day` at `hour`, local time in `timezone`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CollectConfig {
+    /// Day of the month, 1 to 28.
+    pub day: u32,
+    /// Hour, 0 to 23.
+    pub hour: u32,
+    /// An IANA time zone.
+    pub timezone: String,
+}
+
+impl Default for CollectConfig {
+    fn default() -> Self {
+        CollectConfig {
+            day: 1,
+            hour: 6,
+            timezone: "Europe/Paris".into(),
         }
     }
 }

@@ -240,3 +240,52 @@ fn rank_refuses_unknown_names_with_the_closest_match() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("vouliez-vous dire villes ?"), "{err}");
 }
+
+#[test]
+fn collect_asks_the_x_api_and_ranks_what_it_got() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    // Arrange: a fake X API that knows two of the thirty cities.
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let server = rt.block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/2/users/by"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"data": [
+                {"id": "1", "username": "Toulouse", "public_metrics": {"followers_count": 300000, "following_count": 500, "tweet_count": 40000}},
+                {"id": "2", "username": "villeangers", "public_metrics": {"followers_count": 60000, "following_count": 900, "tweet_count": 41000}}
+            ]})))
+            .mount(&server)
+            .await;
+        server
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("veille.db");
+    // Act
+    let out = Command::new(env!("CARGO_BIN_EXE_veille"))
+        .args(["collect", "--platform", "x", "--month", "2026-10"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("VEILLE_STORE__PATH", &store)
+        .env("VEILLE_SOURCES__X__BASE_URL", server.uri())
+        .env("X_BEARER_TOKEN", "secret-token-value")
+        .output()
+        .expect("veille runs");
+    // Assert
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("twitter: 2 of 30 accounts collected for 2026-10"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("not found (deleted, renamed or private): @Paris"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("secret-token-value") && !stderr.contains("secret-token-value"));
+    let out = veille_with_store(&["rank", "villes", "twitter"], "", Some(&store));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("octobre 2026"), "{text}");
+    let first = text.lines().nth(1).expect("a row");
+    assert!(first.contains("1  Angers"), "Angers tweeted more: {text}");
+}

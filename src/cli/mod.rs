@@ -39,6 +39,8 @@ pub enum Command {
     Rank(rank::RankArgs),
     /// Where an account stood each month, and this month's position message.
     Position(rank::PositionArgs),
+    /// Collect the catalogue accounts' figures from X, Bluesky and Instagram now.
+    Collect(rank::CollectArgs),
     /// Import data into the store.
     Import {
         /// What to import.
@@ -81,6 +83,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Rank(args)) => rank::rank(&config, args),
         Some(Command::Position(args)) => rank::position(&config, args),
         Some(Command::Import { what }) => rank::import(&config, what),
+        Some(Command::Collect(args)) => rank::collect(&config, args),
         None => classify::demo(&config),
     }
 }

@@ -304,3 +304,90 @@ mod tests {
         );
     }
 }
+
+/// Arguments of `veille collect`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CollectArgs {
+    /// Only these platforms (default: twitter, bluesky and instagram).
+    #[arg(long = "platform", value_name = "PLATFORM")]
+    pub platforms: Vec<String>,
+    /// The month the figures are filed under (default: the current month in the collection's
+    /// time zone).
+    #[arg(long)]
+    pub month: Option<String>,
+}
+
+/// Runs `veille collect`: every catalogue account on each platform, once, now.
+pub fn collect(config: &Config, args: CollectArgs) -> anyhow::Result<()> {
+    use crate::rank::collect::{self, Tokens};
+    let platforms: Vec<Platform> = if args.platforms.is_empty() {
+        vec![Platform::Twitter, Platform::Bluesky, Platform::Instagram]
+    } else {
+        args.platforms
+            .iter()
+            .map(|p| Platform::parse(p))
+            .collect::<Result<_, _>>()?
+    };
+    let month = match &args.month {
+        Some(m) => m.parse::<Month>().map_err(anyhow::Error::msg)?,
+        None => {
+            let tz: chrono_tz::Tz = config
+                .collect
+                .timezone
+                .parse()
+                .map_err(|_| anyhow::anyhow!("bad collect.timezone"))?;
+            Month::of(chrono::Utc::now().with_timezone(&tz).date_naive())
+        }
+    };
+    let (store, catalog) = open(config)?;
+    let tokens = Tokens::from_env();
+    let retry = crate::http::Retry::default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut collected_any = false;
+    for platform in platforms {
+        let targets = collect::targets(&catalog, platform);
+        if targets.is_empty() {
+            println!("{platform}: no catalogue account has a handle there");
+            continue;
+        }
+        match runtime.block_on(collect::collect(
+            platform,
+            &targets,
+            &config.sources,
+            &tokens,
+            month,
+            &retry,
+        )) {
+            Ok(got) => {
+                store.put_snapshots(
+                    got.snapshots
+                        .iter()
+                        .map(|(k, s)| (platform, k.as_str(), month, s)),
+                )?;
+                collected_any |= !got.snapshots.is_empty();
+                println!(
+                    "{platform}: {} of {} accounts collected for {month}",
+                    got.snapshots.len(),
+                    targets.len()
+                );
+                if !got.missing.is_empty() {
+                    let missing: Vec<String> =
+                        got.missing.iter().map(|h| format!("@{h}")).collect();
+                    println!(
+                        "{platform}: not found (deleted, renamed or private): {}",
+                        missing.join(", ")
+                    );
+                }
+            }
+            Err(e) => {
+                tracing::warn!(platform = %platform, error = %e, "collection failed");
+                println!("{platform}: skipped: {e}");
+            }
+        }
+    }
+    anyhow::ensure!(collected_any, "nothing was collected");
+    Ok(())
+}
