@@ -313,13 +313,17 @@ pub struct CollectArgs {
     pub platforms: Vec<String>,
     /// The month the figures are filed under (default: the current month in the collection's
     /// time zone).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "monthly")]
     pub month: Option<String>,
+    /// Keep running and collect on the configured day of every month (`[collect]`: day 1,
+    /// 6:00, Europe/Paris), filing the figures under the month just ended; ctrl-c stops.
+    #[arg(long)]
+    pub monthly: bool,
 }
 
-/// Runs `veille collect`: every catalogue account on each platform, once, now.
+/// Runs `veille collect`: every catalogue account on each platform, once now, or every month
+/// with `--monthly`.
 pub fn collect(config: &Config, args: CollectArgs) -> anyhow::Result<()> {
-    use crate::rank::collect::{self, Tokens};
     let platforms: Vec<Platform> = if args.platforms.is_empty() {
         vec![Platform::Twitter, Platform::Bluesky, Platform::Instagram]
     } else {
@@ -328,39 +332,72 @@ pub fn collect(config: &Config, args: CollectArgs) -> anyhow::Result<()> {
             .map(|p| Platform::parse(p))
             .collect::<Result<_, _>>()?
     };
-    let month = match &args.month {
-        Some(m) => m.parse::<Month>().map_err(anyhow::Error::msg)?,
-        None => {
-            let tz: chrono_tz::Tz = config
-                .collect
-                .timezone
-                .parse()
-                .map_err(|_| anyhow::anyhow!("bad collect.timezone"))?;
-            Month::of(chrono::Utc::now().with_timezone(&tz).date_naive())
-        }
-    };
+    let tz: chrono_tz::Tz = config
+        .collect
+        .timezone
+        .parse()
+        .map_err(|_| anyhow::anyhow!("bad collect.timezone"))?;
     let (store, catalog) = open(config)?;
-    let tokens = Tokens::from_env();
-    let retry = crate::http::Retry::default();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    if !args.monthly {
+        let month = match &args.month {
+            Some(m) => m.parse::<Month>().map_err(anyhow::Error::msg)?,
+            None => Month::of(chrono::Utc::now().with_timezone(&tz).date_naive()),
+        };
+        let collected =
+            runtime.block_on(collect_once(config, &store, &catalog, &platforms, month))?;
+        anyhow::ensure!(collected, "nothing was collected");
+        return Ok(());
+    }
+    runtime.block_on(async {
+        loop {
+            let next = crate::rank::collect::next_run(chrono::Utc::now(), &config.collect)?;
+            println!(
+                "next collection: {} ({})",
+                next.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z"),
+                config.collect.timezone
+            );
+            let wait = (next - chrono::Utc::now()).to_std().unwrap_or_default();
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = tokio::signal::ctrl_c() => {
+                    store.flush()?;
+                    println!("stopped");
+                    return Ok(());
+                }
+            }
+            // On the collection day, the figures are those of the month just ended.
+            let month = Month::of(next.with_timezone(&tz).date_naive()).prev();
+            if let Err(e) = collect_once(config, &store, &catalog, &platforms, month).await {
+                tracing::error!(error = format!("{e:#}"), "monthly collection failed");
+            }
+        }
+    })
+}
+
+/// Collects each platform once and files the figures under `month`. Returns whether anything
+/// was collected; a platform that fails is reported and the others go on.
+async fn collect_once(
+    config: &Config,
+    store: &Store,
+    catalog: &Catalog,
+    platforms: &[Platform],
+    month: Month,
+) -> anyhow::Result<bool> {
+    use crate::rank::collect::{self, Tokens};
+    let tokens = Tokens::from_env();
+    let retry = crate::http::Retry::default();
     let mut collected_any = false;
-    for platform in platforms {
-        let targets = collect::targets(&catalog, platform);
+    for &platform in platforms {
+        let targets = collect::targets(catalog, platform);
         if targets.is_empty() {
             println!("{platform}: no catalogue account has a handle there");
             continue;
         }
-        match runtime.block_on(collect::collect(
-            platform,
-            &targets,
-            &config.sources,
-            &tokens,
-            month,
-            &retry,
-        )) {
+        match collect::collect(platform, &targets, &config.sources, &tokens, month, &retry).await {
             Ok(got) => {
                 store.put_snapshots(
                     got.snapshots
@@ -388,6 +425,5 @@ pub fn collect(config: &Config, args: CollectArgs) -> anyhow::Result<()> {
             }
         }
     }
-    anyhow::ensure!(collected_any, "nothing was collected");
-    Ok(())
+    Ok(collected_any)
 }

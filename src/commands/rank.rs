@@ -205,6 +205,28 @@ mod tests {
         );
         let last = r.rows.last().expect("rows");
         assert_eq!((last.rank, last.account.name.as_str()), (30, "Trappes"));
+        // The whole list in eTerritoire's order, one rank each.
+        let names: Vec<&str> = r.rows.iter().map(|x| x.account.name.as_str()).collect();
+        assert_eq!(
+            &names[10..20],
+            [
+                "Bourg-la-Reine",
+                "Beauvais",
+                "Rouen",
+                "Boulogne-Billancourt",
+                "Nice",
+                "Brest",
+                "Le Mans",
+                "Digne-les-Bains",
+                "Saint-Dizier",
+                "Montreuil"
+            ]
+        );
+        assert!(r
+            .rows
+            .iter()
+            .enumerate()
+            .all(|(i, x)| x.rank == i as u32 + 1 && !x.tied));
         assert!(r.rows.iter().all(|x| x.movement == positions::Move::New));
         // The same with other spellings.
         let same = rank(&store, &catalog, &q("cities", "X"), Lang::En).expect("ranking");
