@@ -27,7 +27,10 @@ fn main() -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("posts.jsonl"))?);
     let posts = corpus::posts(n_posts.min(100_000), &names);
     for i in 0..n_posts {
-        let line = serde_json::json!({"id": i.to_string(), "text": posts[i % posts.len()], "created_at": "2026-11-01T12:00:00Z"});
+        // One post a second from 2026-11-01, as a live feed would write them.
+        let at =
+            chrono::DateTime::from_timestamp(1_793_491_200 + i as i64, 0).expect("a valid time");
+        let line = serde_json::json!({"id": i.to_string(), "text": posts[i % posts.len()], "created_at": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)});
         serde_json::to_writer(&mut out, &line)?;
         out.write_all(b"\n")?;
     }

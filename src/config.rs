@@ -43,13 +43,30 @@ pub struct Config {
 pub struct StoreConfig {
     /// The sled directory.
     pub path: PathBuf,
+    /// Kept posts are deleted this many days after they were stored.
+    pub posts_retention_days: u32,
+    /// Hourly counters are deleted this many days after their hour.
+    pub counters_retention_days: u32,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             path: PathBuf::from("data/veille.db"),
+            posts_retention_days: 90,
+            counters_retention_days: 3650,
         }
+    }
+}
+
+impl StoreConfig {
+    /// Applies the retention periods now; returns the posts and counter rows deleted.
+    pub fn prune(&self, store: &crate::store::Store) -> anyhow::Result<(usize, usize)> {
+        let now = chrono::Utc::now().timestamp();
+        let posts_before = now - i64::from(self.posts_retention_days) * 86_400;
+        let counters_before =
+            (now - i64::from(self.counters_retention_days) * 86_400).div_euclid(3600);
+        store.prune(posts_before, counters_before)
     }
 }
 

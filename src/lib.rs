@@ -4,6 +4,7 @@
 //!
 //! - [`config`]: layered configuration (built-in defaults, `config/default.toml`,
 //!   `config/local.toml`, `VEILLE_*` environment); no other I/O.
+//! - [`ingest`]: posts from sources through the watcher into the store, each counted once.
 //! - [`http`]: the shared HTTP client and retry policy for outside services.
 //! - [`model`]: plain data shared by everything: entities, labels, verdicts.
 //! - [`watch`]: the mention watcher, pure: folding, the name matcher, the classifier.
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod http;
+pub mod ingest;
 pub mod model;
 pub mod rank;
 pub mod store;

@@ -262,3 +262,60 @@ pub struct Snapshot {
     /// When they were collected or imported.
     pub collected_at: chrono::DateTime<chrono::Utc>,
 }
+
+/// A post from any source, as the watcher reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Post {
+    /// Where it comes from: `x`, `bluesky`, or `file` for posts of unknown origin.
+    pub platform: String,
+    /// Its id on that platform.
+    pub id: String,
+    /// For a repost, the id of the original: the same post is counted once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_id: Option<String>,
+    /// Its text.
+    pub text: String,
+    /// When it was posted.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Its author's handle or id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// Its language tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
+    /// Its address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Likes, replies, reposts and quotes, when the source gives them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<PostMetrics>,
+}
+
+impl Post {
+    /// The key the same post has whichever source brought it: platform and id (the original's
+    /// for a repost).
+    pub fn dedup_key(&self) -> String {
+        format!(
+            "{}:{}",
+            self.platform,
+            self.original_id.as_deref().unwrap_or(&self.id)
+        )
+    }
+}
+
+/// Public counts on a post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PostMetrics {
+    /// Likes.
+    #[serde(default, alias = "like_count")]
+    pub likes: u64,
+    /// Replies.
+    #[serde(default, alias = "reply_count")]
+    pub replies: u64,
+    /// Reposts (retweets).
+    #[serde(default, alias = "retweet_count")]
+    pub reposts: u64,
+    /// Quotes.
+    #[serde(default, alias = "quote_count")]
+    pub quotes: u64,
+}

@@ -5,6 +5,7 @@
 
 pub mod classify;
 pub mod eval;
+pub mod ingest;
 pub mod rank;
 
 use std::path::PathBuf;
@@ -35,6 +36,11 @@ pub enum Command {
     Classify(classify::Args),
     /// Score the classifier on a labelled file: precision, recall, F1 of the critical class.
     Eval(eval::Args),
+    /// Replay files of posts (JSONL, CSV, saved X API pages) into the store, with their own
+    /// timestamps.
+    Replay(ingest::ReplayArgs),
+    /// Mentions, critical count and share per entity, or per day for one entity.
+    Stats(ingest::StatsArgs),
     /// Rank a category's accounts on a platform for a month, with moves and streaks.
     Rank(rank::RankArgs),
     /// Where an account stood each month, and this month's position message.
@@ -80,6 +86,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Classify(args)) => classify::run(&config, args),
         Some(Command::Eval(args)) => eval::run(&config, args),
+        Some(Command::Replay(args)) => ingest::replay(&config, args),
+        Some(Command::Stats(args)) => ingest::stats(&config, args),
         Some(Command::Rank(args)) => rank::rank(&config, args),
         Some(Command::Position(args)) => rank::position(&config, args),
         Some(Command::Import { what }) => rank::import(&config, what),

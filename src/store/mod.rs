@@ -4,16 +4,30 @@
 //! Owns key encoding and (de)serialisation; nothing else in Veille imports sled. Trees:
 //! - `meta`: the schema version and one-time markers (the demo data import);
 //! - `snapshots`: `platform \0 YYYY-MM \0 account-key` → JSON [`Snapshot`], so that one month
-//!   of one platform is a prefix scan.
+//!   of one platform is a prefix scan;
+//! - `posts`: `ENTITY \0 CREATED \0 KEY` → stored-at seconds (8 bytes) then JSON
+//!   [`StoredPost`]: the kept posts by entity and time (a post naming two entities is kept
+//!   under each);
+//! - `state`: `s/MINUTE` → the sorted 64-bit hashes of the dedup keys of the posts created that
+//!   minute (one value a minute, not one key a post: sled costs microseconds a key),
+//!   `c/HOUR` the hour's counters of every scope (→ JSON `{"SCOPE": [posts, mentioning,
+//!   critical]}`: one value an hour, not one a scope), `k/SOURCE` cursors.
 //!
-//! Every write that a caller acknowledges is flushed before the call returns.
+//! [`Store::commit_ingest`] writes a batch's kept posts first (idempotent: the same key gets
+//! the same value), then its seen blocks, counters and cursor in ONE `sled::Batch` (atomic
+//! within a tree): a crash between the two leaves posts of an unacknowledged batch, which the
+//! source replays, and nothing is counted twice. Times are big-endian with the sign bit
+//! flipped so that keys sort by time. Only the ingest pipeline writes `posts` and `state`.
+//!
+//! Snapshot writes are flushed before the call returns; an ingest batch is atomic and made
+//! durable by [`Store::flush`] (the pipeline flushes before it acknowledges).
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{bail, Context};
 
-use crate::model::{Month, Snapshot};
+use crate::model::{Label, Month, Post, Snapshot};
 use crate::rank::catalog::Platform;
 
 /// The schema this code reads and writes. Bump it with a migration when a key or value
@@ -26,6 +40,72 @@ pub struct Store {
     db: sled::Db,
     meta: sled::Tree,
     snapshots: sled::Tree,
+    /// Kept posts by entity and time.
+    posts: sled::Tree,
+    /// Seen blocks, counters and cursors: written in one atomic batch.
+    state: sled::Tree,
+}
+
+/// A post the watcher kept (it names a watched entity), with its verdict.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StoredPost {
+    /// The post.
+    pub post: Post,
+    /// Neutral or critical.
+    pub label: Label,
+    /// How critical, 0 to 1.
+    pub score: f32,
+    /// The cues that made it critical.
+    pub cues: Vec<String>,
+    /// The watched entities it names.
+    pub entities: Vec<String>,
+    /// When it was stored (seconds since the epoch).
+    pub stored_at: i64,
+}
+
+/// Counts for one scope (an entity, or `*` for every post) and one hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    /// Posts: every post for `*`, the posts naming the entity otherwise.
+    pub posts: u64,
+    /// Posts naming a watched entity (equal to `posts` for an entity).
+    pub mentioning: u64,
+    /// Critical posts among those naming a watched entity.
+    pub critical: u64,
+}
+
+impl Counts {
+    /// Adds `other` in.
+    pub fn add(&mut self, other: Counts) {
+        self.posts += other.posts;
+        self.mentioning += other.mentioning;
+        self.critical += other.critical;
+    }
+}
+
+/// The scope of the counters of every post.
+pub const ALL_POSTS: &str = "*";
+
+/// What one ingest batch writes.
+#[derive(Debug, Default)]
+pub struct IngestBatch {
+    /// The whole seen set of every minute the batch added to (minutes since the epoch).
+    pub seen_blocks: Vec<(i64, Vec<u64>)>,
+    /// Kept posts by dedup key.
+    pub kept: Vec<(String, StoredPost)>,
+    /// Counter increments by scope and hour (hours since the epoch).
+    pub counts: std::collections::HashMap<(String, i64), Counts>,
+    /// The source's cursor after the batch.
+    pub cursor: Option<(String, String)>,
+}
+
+/// Big-endian bytes of a signed time that sort in time order.
+fn time_key(t: i64) -> [u8; 8] {
+    ((t as u64) ^ (1u64 << 63)).to_be_bytes()
+}
+
+fn time_of(b: &[u8]) -> i64 {
+    <[u8; 8]>::try_from(b).map_or(0, |a| (u64::from_be_bytes(a) ^ (1u64 << 63)) as i64)
 }
 
 impl Store {
@@ -35,8 +115,11 @@ impl Store {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
         }
-        let db =
-            sled::open(path).with_context(|| format!("opening the store at {}", path.display()))?;
+        let db = sled::Config::new()
+            .path(path)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .with_context(|| format!("opening the store at {}", path.display()))?;
         Store::init(db).with_context(|| format!("opening the store at {}", path.display()))
     }
 
@@ -52,6 +135,8 @@ impl Store {
     fn init(db: sled::Db) -> anyhow::Result<Store> {
         let meta = db.open_tree("meta")?;
         let snapshots = db.open_tree("snapshots")?;
+        let posts = db.open_tree("posts")?;
+        let state = db.open_tree("state")?;
         match meta.get("schema_version")? {
             None => {
                 meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
@@ -70,6 +155,8 @@ impl Store {
             db,
             meta,
             snapshots,
+            posts,
+            state,
         })
     }
 
@@ -161,11 +248,242 @@ impl Store {
         Ok(out)
     }
 
+    /// The hashes of the dedup keys of the posts created in `minute` that were seen, sorted.
+    pub fn seen_block(&self, minute: i64) -> anyhow::Result<Vec<u64>> {
+        Ok(self
+            .state
+            .get(seen_block_key(minute))?
+            .map(|v| {
+                v.chunks_exact(8)
+                    .map(|c| u64::from_be_bytes(c.try_into().expect("chunks of 8")))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Writes one ingest batch: the kept posts, then the seen blocks, counters and cursor in
+    /// one atomic batch (see the module's doc for why this order loses and doubles nothing).
+    pub fn commit_ingest(&self, batch: &IngestBatch) -> anyhow::Result<()> {
+        let (mut posts, mut state) = (sled::Batch::default(), sled::Batch::default());
+        for (key, sp) in &batch.kept {
+            let json = serde_json::to_vec(sp)?;
+            let mut value = Vec::with_capacity(8 + json.len());
+            value.extend_from_slice(&sp.stored_at.to_be_bytes());
+            value.extend_from_slice(&json);
+            let created = sp.post.created_at.timestamp();
+            for e in &sp.entities {
+                posts.insert(post_key(e, created, key.as_bytes()), value.clone());
+            }
+        }
+        for (minute, hashes) in &batch.seen_blocks {
+            let bytes: Vec<u8> = hashes.iter().flat_map(|h| h.to_be_bytes()).collect();
+            state.insert(&seen_block_key(*minute), bytes);
+        }
+        let mut hours: std::collections::BTreeMap<i64, Vec<(&str, Counts)>> = Default::default();
+        for ((scope, hour), delta) in &batch.counts {
+            hours
+                .entry(*hour)
+                .or_default()
+                .push((scope.as_str(), *delta));
+        }
+        for (hour, deltas) in hours {
+            let mut all = self.hour_counts(hour)?;
+            for (scope, delta) in deltas {
+                all.entry(scope.to_string()).or_default().add(delta);
+            }
+            state.insert(&counter_key(hour), encode_counts(&all));
+        }
+        if let Some((source, cursor)) = &batch.cursor {
+            state.insert(prefixed(b"k/", source.as_bytes()), cursor.as_bytes());
+        }
+        self.posts
+            .apply_batch(posts)
+            .context("writing kept posts")?;
+        self.state
+            .apply_batch(state)
+            .context("writing counters and cursor")?;
+        Ok(())
+    }
+
+    /// A source's cursor.
+    pub fn cursor(&self, source: &str) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .state
+            .get(prefixed(b"k/", source.as_bytes()))?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Saves a source's cursor on its own (a source with nothing to write but progress).
+    pub fn set_cursor(&self, source: &str, cursor: &str) -> anyhow::Result<()> {
+        self.state
+            .insert(prefixed(b"k/", source.as_bytes()), cursor.as_bytes())?;
+        Ok(())
+    }
+
+    /// The kept posts naming `entity`, created in `[from, to)` (seconds), oldest first.
+    pub fn mentions(&self, entity: &str, from: i64, to: i64) -> anyhow::Result<Vec<StoredPost>> {
+        let mut out = Vec::new();
+        for item in self
+            .posts
+            .range(post_key(entity, from, b"")..post_key(entity, to, b""))
+        {
+            let (_, v) = item?;
+            out.push(
+                serde_json::from_slice(v.get(8..).unwrap_or_default())
+                    .context("reading a stored post")?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Every scope's counters for one hour.
+    pub fn hour_counts(
+        &self,
+        hour: i64,
+    ) -> anyhow::Result<std::collections::BTreeMap<String, Counts>> {
+        Ok(self
+            .state
+            .get(counter_key(hour))?
+            .map(|v| decode_counts(&v))
+            .unwrap_or_default())
+    }
+
+    /// The counters of `scope`, hour by hour, for hours in `[from, to)` (hours since the epoch).
+    pub fn counts(&self, scope: &str, from: i64, to: i64) -> anyhow::Result<Vec<(i64, Counts)>> {
+        let mut out = Vec::new();
+        for item in self.state.range(counter_key(from)..counter_key(to)) {
+            let (k, v) = item?;
+            if let Some(c) = decode_counts(&v).remove(scope) {
+                out.push((time_of(&k[2..]), c));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every scope that has counters (the entities, and `*`), sorted.
+    pub fn scopes(&self) -> anyhow::Result<Vec<String>> {
+        let mut out = std::collections::BTreeSet::new();
+        for item in self.state.scan_prefix(b"c/") {
+            let (_, v) = item?;
+            out.extend(decode_counts(&v).into_keys());
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// Deletes kept posts stored before `posts_before` (seconds), and counters and seen blocks
+    /// of times before `counters_before` (hours); returns how many posts and counter rows went.
+    pub fn prune(&self, posts_before: i64, counters_before: i64) -> anyhow::Result<(usize, usize)> {
+        let mut old_posts = Vec::new();
+        for item in self.posts.iter() {
+            let (k, v) = item?;
+            let stored = v
+                .get(..8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map_or(0, i64::from_be_bytes);
+            if stored < posts_before {
+                old_posts.push(k);
+            }
+        }
+        remove_all(&self.posts, &old_posts)?;
+        let lo = seen_block_key(i64::MIN / 2);
+        let hi = seen_block_key(counters_before.saturating_mul(60));
+        let old_seen: Vec<sled::IVec> =
+            self.state.range(lo..hi).keys().collect::<Result<_, _>>()?;
+        remove_all(&self.state, &old_seen)?;
+        let old_counters: Vec<sled::IVec> = self
+            .state
+            .range(counter_key(i64::MIN / 2)..counter_key(counters_before))
+            .keys()
+            .collect::<Result<_, _>>()?;
+        let counters = old_counters.len();
+        remove_all(&self.state, &old_counters)?;
+        self.flush()?;
+        Ok((old_posts.len(), counters))
+    }
+
     /// Writes everything to disk.
     pub fn flush(&self) -> anyhow::Result<()> {
         self.db.flush().context("flushing the store")?;
         Ok(())
     }
+}
+
+fn prefixed(prefix: &[u8], rest: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + rest.len() + 10);
+    k.extend_from_slice(prefix);
+    k.extend_from_slice(rest);
+    k
+}
+
+fn seen_block_key(minute: i64) -> [u8; 10] {
+    let mut k = [0u8; 10];
+    k[..2].copy_from_slice(b"s/");
+    k[2..].copy_from_slice(&time_key(minute));
+    k
+}
+
+fn post_key(entity: &str, created_at: i64, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(entity.len() + key.len() + 10);
+    k.extend_from_slice(entity.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&time_key(created_at));
+    k.push(0);
+    k.extend_from_slice(key);
+    k
+}
+
+fn remove_all(tree: &sled::Tree, keys: &[sled::IVec]) -> anyhow::Result<()> {
+    for chunk in keys.chunks(10_000) {
+        let mut b = sled::Batch::default();
+        for k in chunk {
+            b.remove(k.clone());
+        }
+        tree.apply_batch(b)?;
+    }
+    Ok(())
+}
+
+/// The 64-bit FNV-1a hash of a dedup key: what the seen blocks hold.
+pub fn dedup_hash(key: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in key.as_bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+fn counter_key(hour: i64) -> [u8; 10] {
+    let mut k = [0u8; 10];
+    k[..2].copy_from_slice(b"c/");
+    k[2..].copy_from_slice(&time_key(hour));
+    k
+}
+
+/// One hour's counters: `{"SCOPE": [posts, mentioning, critical], …}`.
+fn encode_counts(all: &std::collections::BTreeMap<String, Counts>) -> Vec<u8> {
+    let map: std::collections::BTreeMap<&str, [u64; 3]> = all
+        .iter()
+        .map(|(k, c)| (k.as_str(), [c.posts, c.mentioning, c.critical]))
+        .collect();
+    serde_json::to_vec(&map).expect("a map of numbers serialises")
+}
+
+fn decode_counts(v: &[u8]) -> std::collections::BTreeMap<String, Counts> {
+    let map: std::collections::BTreeMap<String, [u64; 3]> =
+        serde_json::from_slice(v).unwrap_or_default();
+    map.into_iter()
+        .map(|(k, [posts, mentioning, critical])| {
+            (
+                k,
+                Counts {
+                    posts,
+                    mentioning,
+                    critical,
+                },
+            )
+        })
+        .collect()
 }
 
 fn snapshot_key(platform: Platform, month: Month, account: &str) -> Vec<u8> {

@@ -1,0 +1,249 @@
+//! `veille replay` and `veille stats`: files of posts into the store, and what the store counted.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use chrono::{NaiveDate, TimeZone, Utc};
+
+use super::{build_watcher, WatchArgs};
+use crate::config::Config;
+use crate::ingest::file::PostFile;
+use crate::ingest::{IngestStats, Ingestor};
+use crate::store::{Counts, Store, ALL_POSTS};
+
+/// Arguments of `veille replay`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReplayArgs {
+    /// Files of posts: JSON Lines (.jsonl, a post or a saved X API page a line), CSV (.csv)
+    /// or a saved X API page (.json).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Read each file from the top instead of where the last replay of it stopped (posts
+    /// already stored are still counted once).
+    #[arg(long)]
+    pub from_start: bool,
+    #[command(flatten)]
+    pub watch: WatchArgs,
+}
+
+/// Posts a batch: one atomic store write each.
+const BATCH: usize = 4096;
+
+/// Runs `veille replay`.
+pub fn replay(config: &Config, args: ReplayArgs) -> anyhow::Result<()> {
+    let watcher = build_watcher(config, &args.watch.entities(config)?)?;
+    let store = Store::open(&config.store.path)?;
+    config.store.prune(&store)?;
+    let stats = replay_files(&watcher, &store, &args.files, args.from_start)?;
+    print_replay(&stats);
+    Ok(())
+}
+
+/// Replays files into the store, resuming each from its stored cursor unless `from_start`.
+pub fn replay_files(
+    watcher: &crate::watch::Watcher,
+    store: &Store,
+    files: &[PathBuf],
+    from_start: bool,
+) -> anyhow::Result<IngestStats> {
+    let mut ing = Ingestor::new(watcher, store);
+    let mut items = Vec::with_capacity(BATCH);
+    for path in files {
+        let canonical = path
+            .canonicalize()
+            .with_context(|| format!("opening {}", path.display()))?;
+        let source = format!("file:{}", canonical.display());
+        let cursor = if from_start {
+            0
+        } else {
+            store
+                .cursor(&source)?
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0)
+        };
+        let mut file = PostFile::open(path, cursor)?;
+        loop {
+            items.clear();
+            let more = file.next_batch(BATCH, &mut items)?;
+            for item in items.drain(..) {
+                match item {
+                    Ok(post) => ing.process(post)?,
+                    Err(bad) => ing.bad(&source, bad.kind, &bad.detail),
+                }
+            }
+            ing.commit(Some((source.clone(), file.cursor().to_string())))?;
+            if !more {
+                break;
+            }
+        }
+    }
+    ing.finish()
+}
+
+fn print_replay(s: &IngestStats) {
+    println!(
+        "{} posts read, {} already stored, {} new naming a watched entity ({} critical)",
+        s.posts, s.duplicates, s.kept, s.critical
+    );
+    for ((source, kind), n) in &s.bad {
+        println!("skipped {n} × {kind} in {source}");
+    }
+}
+
+/// Arguments of `veille stats`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatsArgs {
+    /// One entity, day by day; without it, every entity over the period.
+    pub entity: Option<String>,
+    /// From this day (YYYY-MM-DD, UTC), included.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// To this day (YYYY-MM-DD, UTC), included.
+    #[arg(long)]
+    pub until: Option<String>,
+}
+
+fn day_start(s: &str) -> anyhow::Result<i64> {
+    let d = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .with_context(|| format!("{s:?} is not a day: write YYYY-MM-DD"))?;
+    Ok(Utc
+        .from_utc_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight exists"))
+        .timestamp())
+}
+
+/// Runs `veille stats`.
+pub fn stats(config: &Config, args: StatsArgs) -> anyhow::Result<()> {
+    let store = Store::open(&config.store.path)?;
+    let from = args
+        .since
+        .as_deref()
+        .map(day_start)
+        .transpose()?
+        .map_or(i64::MIN / 8, |t| t.div_euclid(3600));
+    let to = args
+        .until
+        .as_deref()
+        .map(day_start)
+        .transpose()?
+        .map_or(i64::MAX / 8, |t| (t + 86_400).div_euclid(3600));
+    print!("{}", stats_text(&store, args.entity.as_deref(), from, to)?);
+    Ok(())
+}
+
+fn share(n: u64, d: u64) -> String {
+    if d == 0 {
+        "-".into()
+    } else {
+        format!("{:.1}%", 100.0 * n as f64 / d as f64)
+    }
+}
+
+/// The stats table for hours in `[from, to)`.
+pub fn stats_text(
+    store: &Store,
+    entity: Option<&str>,
+    from: i64,
+    to: i64,
+) -> anyhow::Result<String> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let scopes = store.scopes()?;
+    match entity {
+        Some(name) => {
+            let scope = scopes
+                .iter()
+                .find(|s| crate::watch::fold::fold(s) == crate::watch::fold::fold(name))
+                .with_context(|| {
+                    let known: Vec<&str> = scopes
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|s| *s != ALL_POSTS)
+                        .collect();
+                    format!(
+                        "no mention of {name:?} is stored; entities with mentions: {}",
+                        known.join(", ")
+                    )
+                })?;
+            writeln!(out, "{scope}: mentions and critical share per day (UTC)")?;
+            writeln!(
+                out,
+                "{:<10}  {:>8}  {:>8}  {:>7}",
+                "day", "mentions", "critical", "share"
+            )?;
+            let mut days: std::collections::BTreeMap<i64, Counts> = Default::default();
+            for (hour, c) in store.counts(scope, from, to)? {
+                days.entry(hour.div_euclid(24)).or_default().add(c);
+            }
+            let mut total = Counts::default();
+            for (day, c) in &days {
+                let date = Utc
+                    .timestamp_opt(day * 86_400, 0)
+                    .single()
+                    .map(|d| d.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "{date:<10}  {:>8}  {:>8}  {:>7}",
+                    c.posts,
+                    c.critical,
+                    share(c.critical, c.posts)
+                )?;
+                total.add(*c);
+            }
+            writeln!(
+                out,
+                "{:<10}  {:>8}  {:>8}  {:>7}",
+                "total",
+                total.posts,
+                total.critical,
+                share(total.critical, total.posts)
+            )?;
+        }
+        None => {
+            let all: Counts = store.counts(ALL_POSTS, from, to)?.into_iter().fold(
+                Counts::default(),
+                |mut a, (_, c)| {
+                    a.add(c);
+                    a
+                },
+            );
+            writeln!(out, "posts counted: {}", all.posts)?;
+            writeln!(
+                out,
+                "naming a watched entity: {} ({}; field figure: 1 in 5, 20%)",
+                all.mentioning,
+                share(all.mentioning, all.posts)
+            )?;
+            writeln!(
+                out,
+                "critical among those: {} ({}; field figure: 1 in 3, 33%)",
+                all.critical,
+                share(all.critical, all.mentioning)
+            )?;
+            writeln!(
+                out,
+                "\n{:<28}  {:>8}  {:>8}  {:>7}",
+                "entity", "mentions", "critical", "share"
+            )?;
+            for scope in scopes.iter().filter(|s| *s != ALL_POSTS) {
+                let c = store.counts(scope, from, to)?.into_iter().fold(
+                    Counts::default(),
+                    |mut a, (_, c)| {
+                        a.add(c);
+                        a
+                    },
+                );
+                if c.posts > 0 {
+                    writeln!(
+                        out,
+                        "{scope:<28}  {:>8}  {:>8}  {:>7}",
+                        c.posts,
+                        c.critical,
+                        share(c.critical, c.posts)
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(out)
+}

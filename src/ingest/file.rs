@@ -1,0 +1,443 @@
+//! Files of posts, for `veille replay`: JSON Lines (one post, or one saved X API page, a
+//! line), CSV with a header of the same column names, and a saved X API page as a `.json`
+//! file. Posts keep their own timestamps, so a past event replays as it happened.
+//!
+//! Reading is resumable: every batch ends with a cursor (a byte offset for JSON Lines, a
+//! record count otherwise) that the caller stores with the batch.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::xwire;
+use crate::model::{Post, PostMetrics};
+
+/// A line or record that is not a post: its kind (for counting) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bad {
+    /// A short kind: `not JSON`, `not a post`, `malformed tweet`, `bad CSV record`.
+    pub kind: &'static str,
+    /// Where and why.
+    pub detail: String,
+}
+
+/// One post of a file, or why a line is not one.
+pub type Item = Result<Post, Bad>;
+
+#[derive(Debug, Deserialize)]
+struct FilePost {
+    id: serde_json::Value,
+    text: String,
+    created_at: DateTime<Utc>,
+    #[serde(default)]
+    author: Option<String>,
+    #[serde(default)]
+    lang: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    metrics: Option<PostMetrics>,
+    #[serde(default)]
+    platform: Option<String>,
+}
+
+impl FilePost {
+    fn into_post(self) -> Result<Post, String> {
+        let id = match self.id {
+            serde_json::Value::String(s) if !s.is_empty() => s,
+            serde_json::Value::Number(n) => n.to_string(),
+            _ => return Err("id must be a non-empty string or a number".into()),
+        };
+        Ok(Post {
+            platform: self.platform.unwrap_or_else(|| "file".into()),
+            id,
+            original_id: None,
+            text: self.text,
+            created_at: self.created_at,
+            author: self.author,
+            lang: self.lang,
+            url: self.url,
+            metrics: self.metrics,
+        })
+    }
+}
+
+/// Parses one JSON line: a post, or a saved X API page (several posts).
+pub fn parse_line(line: &[u8], out: &mut Vec<Item>, where_: &dyn Fn() -> String) {
+    // The common case, a well-formed post, parses straight into its struct.
+    if let Ok(p) = serde_json::from_slice::<FilePost>(line) {
+        if let Ok(post) = p.into_post() {
+            return out.push(Ok(post));
+        }
+    }
+    let value: serde_json::Value = match serde_json::from_slice(line) {
+        Ok(v) => v,
+        Err(e) => {
+            return out.push(Err(Bad {
+                kind: "not JSON",
+                detail: format!("{}: {e}", where_()),
+            }))
+        }
+    };
+    if value.get("data").is_some_and(|d| d.is_array())
+        || (value.get("meta").is_some() && value.get("text").is_none())
+    {
+        match xwire::Page::deserialize(&value) {
+            Ok(page) => out.extend(page.posts().into_iter().map(|r| {
+                r.map_err(|e| Bad {
+                    kind: "malformed tweet",
+                    detail: format!("{}: {e}", where_()),
+                })
+            })),
+            Err(e) => out.push(Err(Bad {
+                kind: "not a post",
+                detail: format!("{}: {e}", where_()),
+            })),
+        }
+        return;
+    }
+    out.push(
+        FilePost::deserialize(&value)
+            .map_err(|e| e.to_string())
+            .and_then(FilePost::into_post)
+            .map_err(|e| Bad {
+                kind: "not a post",
+                detail: format!("{}: {e}", where_()),
+            }),
+    );
+}
+
+enum Kind {
+    Lines(BufReader<File>),
+    Csv(csv::Reader<File>),
+    Whole(std::vec::IntoIter<Item>),
+}
+
+/// A file being replayed.
+pub struct PostFile {
+    path: PathBuf,
+    kind: Kind,
+    /// Where the next batch starts: a byte offset (JSON Lines) or a record count.
+    cursor: u64,
+}
+
+impl PostFile {
+    /// Opens `path` and moves past `cursor` (0 to start from the top).
+    pub fn open(path: &Path, cursor: u64) -> anyhow::Result<PostFile> {
+        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let kind = match ext.as_str() {
+            "csv" => {
+                let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(file);
+                for _ in 0..cursor {
+                    let mut rec = csv::StringRecord::new();
+                    if !r.read_record(&mut rec).unwrap_or(false) {
+                        break;
+                    }
+                }
+                Kind::Csv(r)
+            }
+            "json" => {
+                let mut text = Vec::new();
+                BufReader::new(file)
+                    .read_to_end(&mut text)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let mut items = Vec::new();
+                let shown = path.display().to_string();
+                parse_line(&text, &mut items, &|| shown.clone());
+                Kind::Whole(
+                    items
+                        .into_iter()
+                        .skip(cursor as usize)
+                        .collect::<Vec<_>>()
+                        .into_iter(),
+                )
+            }
+            _ => {
+                let mut r = BufReader::with_capacity(1 << 20, file);
+                r.seek(SeekFrom::Start(cursor))
+                    .with_context(|| format!("seeking in {}", path.display()))?;
+                Kind::Lines(r)
+            }
+        };
+        Ok(PostFile {
+            path: path.to_path_buf(),
+            kind,
+            cursor,
+        })
+    }
+
+    /// The cursor after the last batch read.
+    pub fn cursor(&self) -> u64 {
+        self.cursor
+    }
+
+    /// Reads up to `max` lines or records into `out`. Returns false at the end of the file.
+    pub fn next_batch(&mut self, max: usize, out: &mut Vec<Item>) -> anyhow::Result<bool> {
+        let shown = self.path.display().to_string();
+        match &mut self.kind {
+            Kind::Lines(r) => {
+                let mut line = Vec::with_capacity(512);
+                for _ in 0..max {
+                    line.clear();
+                    let n = r
+                        .read_until(b'\n', &mut line)
+                        .with_context(|| format!("reading {shown}"))?;
+                    if n == 0 {
+                        return Ok(false);
+                    }
+                    let start = self.cursor;
+                    self.cursor += n as u64;
+                    let trimmed = line.trim_ascii();
+                    if trimmed.is_empty() {
+                        continue;
+                    }
+                    if !line.ends_with(b"\n")
+                        && serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_err()
+                    {
+                        // A truncated last line (a file still being written): leave it for later.
+                        self.cursor = start;
+                        out.push(Err(Bad {
+                            kind: "truncated line",
+                            detail: format!("{shown} at byte {start}: the last line has no end"),
+                        }));
+                        return Ok(false);
+                    }
+                    parse_line(trimmed, out, &|| format!("{shown} at byte {start}"));
+                }
+                Ok(true)
+            }
+            Kind::Csv(r) => {
+                let headers = r
+                    .headers()
+                    .with_context(|| format!("reading the header of {shown}"))?
+                    .clone();
+                let col = |name: &str| {
+                    headers
+                        .iter()
+                        .position(|h| h.trim().eq_ignore_ascii_case(name))
+                };
+                let cols = [
+                    "id",
+                    "text",
+                    "created_at",
+                    "author",
+                    "lang",
+                    "url",
+                    "platform",
+                ]
+                .map(col);
+                let metric_cols = ["likes", "replies", "reposts", "quotes"].map(col);
+                let mut rec = csv::StringRecord::new();
+                for _ in 0..max {
+                    let line = r.position().line();
+                    match r.read_record(&mut rec) {
+                        Ok(false) => return Ok(false),
+                        Ok(true) => {}
+                        Err(e) => {
+                            self.cursor += 1;
+                            out.push(Err(Bad {
+                                kind: "bad CSV record",
+                                detail: format!("{shown}:{line}: {e}"),
+                            }));
+                            continue;
+                        }
+                    }
+                    self.cursor += 1;
+                    let get = |i: usize| {
+                        cols[i]
+                            .and_then(|c| rec.get(c))
+                            .map(str::trim)
+                            .filter(|s| !s.is_empty())
+                    };
+                    let num = |i: usize| {
+                        metric_cols[i]
+                            .and_then(|c| rec.get(c))
+                            .and_then(|s| s.trim().parse::<u64>().ok())
+                    };
+                    let post = (|| -> Result<Post, String> {
+                        let id = get(0).ok_or("no id")?.to_string();
+                        let text = get(1).ok_or("no text")?.to_string();
+                        let created_at = get(2)
+                            .ok_or("no created_at")?
+                            .parse::<DateTime<Utc>>()
+                            .map_err(|e| format!("created_at is not RFC 3339: {e}"))?;
+                        let metrics =
+                            metric_cols
+                                .iter()
+                                .any(Option::is_some)
+                                .then(|| PostMetrics {
+                                    likes: num(0).unwrap_or(0),
+                                    replies: num(1).unwrap_or(0),
+                                    reposts: num(2).unwrap_or(0),
+                                    quotes: num(3).unwrap_or(0),
+                                });
+                        Ok(Post {
+                            platform: get(6).unwrap_or("file").to_string(),
+                            id,
+                            original_id: None,
+                            text,
+                            created_at,
+                            author: get(3).map(str::to_string),
+                            lang: get(4).map(str::to_string),
+                            url: get(5).map(str::to_string),
+                            metrics,
+                        })
+                    })();
+                    out.push(post.map_err(|e| Bad {
+                        kind: "not a post",
+                        detail: format!("{shown}:{line}: {e}"),
+                    }));
+                }
+                Ok(true)
+            }
+            Kind::Whole(items) => {
+                for _ in 0..max {
+                    match items.next() {
+                        Some(item) => {
+                            self.cursor += 1;
+                            out.push(item);
+                        }
+                        None => return Ok(false),
+                    }
+                }
+                Ok(true)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(path: &Path, cursor: u64) -> (Vec<Item>, u64) {
+        let mut f = PostFile::open(path, cursor).expect("opens");
+        let mut out = Vec::new();
+        while f.next_batch(2, &mut out).expect("reads") {}
+        (out, f.cursor())
+    }
+
+    #[test]
+    fn jsonl_posts_and_pages_with_bad_lines_in_place() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("p.jsonl");
+        std::fs::write(
+            &path,
+            concat!(
+                r#"{"id":"a","text":"Une honte","created_at":"2024-05-01T10:00:00Z","lang":"fr","metrics":{"likes":3}}"#, "\n",
+                "not json\n",
+                "\n",
+                r#"{"id":7,"text":"num id","created_at":"2024-05-01T10:01:00+02:00"}"#, "\n",
+                r#"{"id":"b","text":"no date"}"#, "\n",
+                r#"{"data":[{"id":"9","text":"from a page","created_at":"2024-05-01T10:02:00.000Z","author_id":"1"}],"includes":{"users":[{"id":"1","username":"u"}]},"meta":{"result_count":1}}"#, "\n",
+            ),
+        )
+        .expect("write");
+        let (items, cursor) = read_all(&path, 0);
+        assert_eq!(cursor, std::fs::metadata(&path).expect("meta").len());
+        let kinds: Vec<&str> = items
+            .iter()
+            .map(|i| match i {
+                Ok(_) => "post",
+                Err(b) => b.kind,
+            })
+            .collect();
+        assert_eq!(kinds, ["post", "not JSON", "post", "not a post", "post"]);
+        let posts: Vec<&Post> = items.iter().filter_map(|i| i.as_ref().ok()).collect();
+        assert_eq!(posts[0].metrics.map(|m| m.likes), Some(3));
+        assert_eq!(posts[1].id, "7");
+        assert_eq!(
+            posts[1].created_at.to_rfc3339(),
+            "2024-05-01T08:01:00+00:00"
+        );
+        assert_eq!(
+            (posts[2].platform.as_str(), posts[2].author.as_deref()),
+            ("x", Some("u"))
+        );
+    }
+
+    #[test]
+    fn reading_resumes_from_a_cursor() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("p.jsonl");
+        let line = |i: u32| {
+            format!("{{\"id\":\"{i}\",\"text\":\"t\",\"created_at\":\"2024-05-01T10:00:00Z\"}}\n")
+        };
+        std::fs::write(&path, (0..5).map(line).collect::<String>()).expect("write");
+        let mut f = PostFile::open(&path, 0).expect("opens");
+        let mut first = Vec::new();
+        f.next_batch(2, &mut first).expect("reads");
+        let (rest, _) = read_all(&path, f.cursor());
+        let ids: Vec<String> = rest.into_iter().map(|i| i.expect("post").id).collect();
+        assert_eq!(ids, ["2", "3", "4"]);
+    }
+
+    #[test]
+    fn a_truncated_last_line_is_left_for_later() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("p.jsonl");
+        let first = "{\"id\":\"1\",\"text\":\"t\",\"created_at\":\"2024-05-01T10:00:00Z\"}\n";
+        std::fs::write(&path, format!("{first}{{\"id\":\"2\",\"te")).expect("write");
+        let (items, cursor) = read_all(&path, 0);
+        assert_eq!(items.len(), 2);
+        assert_eq!(
+            items[1].as_ref().expect_err("truncated").kind,
+            "truncated line"
+        );
+        assert_eq!(
+            cursor,
+            first.len() as u64,
+            "the cursor stays before the truncated line"
+        );
+    }
+
+    #[test]
+    fn csv_with_a_header_and_a_bad_row() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("p.csv");
+        std::fs::write(
+            &path,
+            "id,text,created_at,author,likes\n1,\"Bravo, Angers\",2024-05-01T10:00:00Z,bob,4\n2,no date,,bob,1\n3,ok,2024-05-01T11:00:00Z,,\n",
+        )
+        .expect("write");
+        let (items, cursor) = read_all(&path, 0);
+        assert_eq!(cursor, 3);
+        assert_eq!(items[0].as_ref().expect("post").text, "Bravo, Angers");
+        assert_eq!(
+            items[0].as_ref().expect("post").metrics.map(|m| m.likes),
+            Some(4)
+        );
+        assert!(items[1]
+            .as_ref()
+            .expect_err("bad")
+            .detail
+            .contains("p.csv:3: no created_at"));
+        let (rest, _) = read_all(&path, 2);
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].as_ref().expect("post").id, "3");
+    }
+
+    #[test]
+    fn a_saved_x_page_as_a_json_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("page.json");
+        std::fs::write(
+            &path,
+            "{\n \"data\": [\n  {\"id\":\"1\",\"text\":\"a\",\"created_at\":\"2024-05-01T10:00:00.000Z\"},\n  {\"id\":\"2\",\"text\":\"b\",\"created_at\":\"2024-05-01T10:00:00.000Z\"}\n ],\n \"meta\": {\"result_count\": 2}\n}\n",
+        )
+        .expect("write");
+        let (items, cursor) = read_all(&path, 0);
+        assert_eq!((items.len(), cursor), (2, 2));
+        let (rest, _) = read_all(&path, 1);
+        assert_eq!(rest.len(), 1);
+    }
+}

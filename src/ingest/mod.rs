@@ -1,0 +1,352 @@
+//! Ingest: posts from sources (files now; X and Bluesky next) through the watcher into the
+//! store, each post counted once.
+//!
+//! [`Ingestor`] is the single writer of the store's ingest data. Per post: skip it if its
+//! dedup key was seen (two sources, an overlap after a restart, a retweet), else classify it,
+//! count it in the hourly counters (every post in `*`, mentions per entity) and keep it when
+//! it names a watched entity. [`Ingestor::commit`] writes the batch and the source's cursor in
+//! one atomic store batch, so a crash between batches loses nothing acknowledged and counts
+//! nothing twice: the source resumes from the last committed cursor.
+
+pub mod file;
+pub mod xwire;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use crate::model::{Label, Post};
+use crate::store::{dedup_hash, Counts, IngestBatch, Store, StoredPost, ALL_POSTS};
+use crate::watch::{cue_texts, Scratch, Watcher};
+
+/// What an ingest run counted.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct IngestStats {
+    /// Posts read.
+    pub posts: u64,
+    /// Of those, already seen.
+    pub duplicates: u64,
+    /// New posts naming a watched entity (kept).
+    pub kept: u64,
+    /// Of those, critical.
+    pub critical: u64,
+    /// Lines or items that were not posts, by source and kind.
+    pub bad: BTreeMap<(String, String), u64>,
+}
+
+/// Writes batches on a thread of its own, so that classifying the next batch and writing
+/// this one overlap; the bounded channel holds the classifier back when the store lags.
+struct Writer {
+    tx: std::sync::mpsc::SyncSender<IngestBatch>,
+    handle: std::thread::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Classifies posts and writes them, a batch at a time.
+pub struct Ingestor<'a> {
+    watcher: &'a Watcher,
+    store: &'a Store,
+    writer: Option<Writer>,
+    scratch: Scratch,
+    batch: IngestBatch,
+    /// Seen hashes by creation minute, loaded from the store on first use.
+    seen: HashMap<i64, HashSet<u64>>,
+    /// Minutes this batch added to.
+    dirty: BTreeSet<i64>,
+    now: i64,
+    /// What this ingestor counted so far.
+    pub stats: IngestStats,
+}
+
+impl<'a> Ingestor<'a> {
+    /// An ingestor writing to `store`.
+    pub fn new(watcher: &'a Watcher, store: &'a Store) -> Ingestor<'a> {
+        let writer_store = store.clone();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<IngestBatch>(2);
+        let handle = std::thread::Builder::new()
+            .name("veille-store-writer".into())
+            .spawn(move || -> anyhow::Result<()> {
+                for batch in rx {
+                    writer_store.commit_ingest(&batch)?;
+                }
+                Ok(())
+            })
+            .expect("the store writer thread starts");
+        Ingestor {
+            watcher,
+            store,
+            writer: Some(Writer { tx, handle }),
+            scratch: Scratch::default(),
+            batch: IngestBatch::default(),
+            seen: HashMap::new(),
+            dirty: BTreeSet::new(),
+            now: chrono::Utc::now().timestamp(),
+            stats: IngestStats::default(),
+        }
+    }
+
+    /// Takes one post into the current batch.
+    pub fn process(&mut self, post: Post) -> anyhow::Result<()> {
+        self.stats.posts += 1;
+        let key = post.dedup_key();
+        let minute = post.created_at.timestamp().div_euclid(60);
+        let hash = dedup_hash(&key);
+        if !self.seen.contains_key(&minute) {
+            let block = self.store.seen_block(minute)?;
+            self.seen.insert(minute, block.into_iter().collect());
+        }
+        let block = self.seen.get_mut(&minute).expect("just loaded");
+        if !block.insert(hash) {
+            self.stats.duplicates += 1;
+            return Ok(());
+        }
+        self.dirty.insert(minute);
+        let outcome = self
+            .watcher
+            .analyze(&post.text, post.lang.as_deref(), &mut self.scratch);
+        let entities = self.watcher.matcher().names(&self.scratch.hits);
+        let hour = post.created_at.timestamp().div_euclid(3600);
+        let named = !entities.is_empty();
+        let critical = named && outcome.critical;
+        self.batch
+            .counts
+            .entry((ALL_POSTS.to_string(), hour))
+            .or_default()
+            .add(Counts {
+                posts: 1,
+                mentioning: named as u64,
+                critical: critical as u64,
+            });
+        for e in &entities {
+            self.batch
+                .counts
+                .entry((e.clone(), hour))
+                .or_default()
+                .add(Counts {
+                    posts: 1,
+                    mentioning: 1,
+                    critical: outcome.critical as u64,
+                });
+        }
+        if named {
+            self.stats.kept += 1;
+            self.stats.critical += critical as u64;
+            self.batch.kept.push((
+                key.clone(),
+                StoredPost {
+                    label: if outcome.critical {
+                        Label::Critical
+                    } else {
+                        Label::Neutral
+                    },
+                    score: outcome.score,
+                    cues: cue_texts(&self.scratch),
+                    entities,
+                    stored_at: self.now,
+                    post,
+                },
+            ));
+        }
+        Ok(())
+    }
+
+    /// Waits for every committed batch to be written, and flushes the store.
+    pub fn finish(mut self) -> anyhow::Result<IngestStats> {
+        self.finish_writer()?;
+        self.store.flush()?;
+        Ok(std::mem::take(&mut self.stats))
+    }
+
+    fn finish_writer(&mut self) -> anyhow::Result<()> {
+        if let Some(w) = self.writer.take() {
+            drop(w.tx);
+            w.handle
+                .join()
+                .map_err(|_| anyhow::anyhow!("the store writer panicked"))??;
+        }
+        Ok(())
+    }
+
+    /// Counts a line or item that is not a post; logs the first of each kind per source.
+    pub fn bad(&mut self, source: &str, kind: &str, detail: &str) {
+        let n = self
+            .stats
+            .bad
+            .entry((source.to_string(), kind.to_string()))
+            .or_insert(0);
+        if *n == 0 {
+            tracing::warn!(
+                source,
+                kind,
+                detail,
+                "skipping input that is not a post (logged once per kind)"
+            );
+        }
+        *n += 1;
+    }
+
+    /// Hands the batch, with the source's cursor, to the writer. It is durable once
+    /// [`Ingestor::finish`] (or [`Ingestor::sync`]) returned.
+    pub fn commit(&mut self, cursor: Option<(String, String)>) -> anyhow::Result<()> {
+        self.batch.cursor = cursor;
+        self.batch.seen_blocks = self
+            .dirty
+            .iter()
+            .map(|m| {
+                let mut v: Vec<u64> = self
+                    .seen
+                    .get(m)
+                    .map(|s| s.iter().copied().collect())
+                    .unwrap_or_default();
+                v.sort_unstable();
+                (*m, v)
+            })
+            .collect();
+        let batch = std::mem::take(&mut self.batch);
+        let sent = self
+            .writer
+            .as_ref()
+            .is_some_and(|w| w.tx.send(batch).is_ok());
+        if !sent {
+            // The writer stopped: its error says why.
+            self.finish_writer()?;
+            anyhow::bail!("the store writer stopped");
+        }
+        self.dirty.clear();
+        // A bounded cache: a long replay moves on through time.
+        if self.seen.len() > 4096 {
+            self.seen.clear();
+        }
+        self.now = chrono::Utc::now().timestamp();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EntityKind, EntitySpec};
+    use crate::watch::classifier::Tuning;
+    use crate::watch::lexicon::Lexicon;
+
+    fn post(id: &str, text: &str, at: &str) -> Post {
+        Post {
+            platform: "x".into(),
+            id: id.into(),
+            original_id: None,
+            text: text.into(),
+            created_at: at.parse().expect("date"),
+            author: None,
+            lang: None,
+            url: None,
+            metrics: None,
+        }
+    }
+
+    fn watcher() -> Watcher {
+        Watcher::new(
+            &[EntitySpec {
+                name: "SNCF".into(),
+                kind: EntityKind::Brand,
+                aliases: vec!["@SNCF".into()],
+                ambiguous: false,
+            }],
+            Lexicon::bundled(),
+            Tuning::default(),
+        )
+    }
+
+    #[test]
+    fn posts_are_counted_kept_and_deduplicated() {
+        let store = Store::temporary().expect("store");
+        let w = watcher();
+        let mut ing = Ingestor::new(&w, &store);
+        ing.process(post(
+            "1",
+            "@SNCF encore en retard, une honte",
+            "2024-05-01T10:10:00Z",
+        ))
+        .expect("p");
+        ing.process(post("2", "Beau temps", "2024-05-01T10:20:00Z"))
+            .expect("p");
+        ing.process(post(
+            "1",
+            "@SNCF encore en retard, une honte",
+            "2024-05-01T10:10:00Z",
+        ))
+        .expect("dup in batch");
+        ing.commit(Some(("test".into(), "2".into())))
+            .expect("commit");
+        ing.process(post("2", "Beau temps", "2024-05-01T10:20:00Z"))
+            .expect("dup across batches");
+        ing.process(post("3", "Merci @SNCF", "2024-05-01T11:00:00Z"))
+            .expect("p");
+        ing.commit(None).expect("commit");
+        let stats = ing.finish().expect("written");
+        assert_eq!(
+            (stats.posts, stats.duplicates, stats.kept, stats.critical),
+            (5, 2, 2, 1)
+        );
+        let hour = |s: &str| {
+            s.parse::<chrono::DateTime<chrono::Utc>>()
+                .expect("date")
+                .timestamp()
+                / 3600
+        };
+        let all = store.counts(ALL_POSTS, 0, i64::MAX / 4).expect("counts");
+        assert_eq!(all.len(), 2);
+        assert_eq!(
+            all[0],
+            (
+                hour("2024-05-01T10:00:00Z"),
+                Counts {
+                    posts: 2,
+                    mentioning: 1,
+                    critical: 1
+                }
+            )
+        );
+        let sncf = store.counts("SNCF", 0, i64::MAX / 4).expect("counts");
+        assert_eq!(sncf.iter().map(|(_, c)| c.posts).sum::<u64>(), 2);
+        let kept = store.mentions("SNCF", 0, i64::MAX / 4).expect("mentions");
+        // A second ingestor (a restart) still sees them.
+        let mut again = Ingestor::new(&w, &store);
+        again
+            .process(post("3", "Merci @SNCF", "2024-05-01T11:00:00Z"))
+            .expect("p");
+        assert_eq!(again.stats.duplicates, 1);
+        assert_eq!(kept.len(), 2);
+        assert_eq!(kept[0].label, Label::Critical);
+        assert!(kept[0].cues.contains(&"honte".to_string()));
+        assert_eq!(store.cursor("test").expect("cursor").as_deref(), Some("2"));
+        assert_eq!(store.scopes().expect("scopes"), ["*", "SNCF"]);
+    }
+
+    #[test]
+    fn retention_prunes_old_posts_and_counters() {
+        let store = Store::temporary().expect("store");
+        let w = watcher();
+        let mut ing = Ingestor::new(&w, &store);
+        ing.process(post("1", "@SNCF bravo", "2024-05-01T10:10:00Z"))
+            .expect("p");
+        ing.commit(None).expect("commit");
+        ing.finish().expect("written");
+        let now = chrono::Utc::now().timestamp();
+        let (posts, counters) = store.prune(now + 10, 0).expect("prune");
+        assert_eq!((posts, counters), (1, 0));
+        assert!(store
+            .mentions("SNCF", 0, i64::MAX / 4)
+            .expect("mentions")
+            .is_empty());
+        let minute = "2024-05-01T10:10:00Z"
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .expect("date")
+            .timestamp()
+            / 60;
+        assert_eq!(
+            store.seen_block(minute).expect("seen").len(),
+            1,
+            "seen keys outlive kept posts"
+        );
+        let (_, counters) = store.prune(0, i64::MAX / 8).expect("prune");
+        assert_eq!(counters, 1, "one row an hour holds every scope");
+        assert!(store.seen_block(minute).expect("seen").is_empty());
+    }
+}

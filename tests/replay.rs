@@ -1,0 +1,121 @@
+//! `veille replay` end to end: resumable, deduplicated, and safe against kill -9.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+fn veille(store: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_veille"));
+    cmd.args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("VEILLE_STORE__PATH", store);
+    cmd
+}
+
+fn run(store: &Path, args: &[&str]) -> Output {
+    let out = veille(store, args).output().expect("veille runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `n` posts, one a second, one in four naming a watched name of the bundled config.
+fn write_posts(path: &Path, n: usize) {
+    let texts = [
+        "@SNCF train supprimé encore une fois, une honte",
+        "Belle journée à Toulouse, merci @Toulouse",
+        "Je prends un café avant le travail",
+        "Réunion de quartier jeudi soir à la salle des fêtes",
+        "Le métro de Lyon en panne, lamentable",
+        "Rien de spécial aujourd'hui, il pleut",
+        "Vol annulé par @airfrance, toujours pas remboursé",
+        "Bon week-end à tous",
+    ];
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+    for i in 0..n {
+        let at = chrono::DateTime::from_timestamp(1_700_000_000 + i as i64, 0).expect("time");
+        let line = serde_json::json!({"id": format!("p{i}"), "text": texts[i % texts.len()], "created_at": at.to_rfc3339()});
+        writeln!(f, "{line}").expect("write");
+    }
+}
+
+#[test]
+fn replay_counts_each_post_once_across_runs_and_files() {
+    // Arrange
+    let dir = tempfile::tempdir().expect("dir");
+    let store = dir.path().join("db");
+    let posts = dir.path().join("posts.jsonl");
+    write_posts(&posts, 800);
+    let copy = dir.path().join("copy.jsonl");
+    std::fs::copy(&posts, &copy).expect("copy");
+    // Act
+    let first = run(&store, &["replay", posts.to_str().expect("utf-8")]);
+    let again = run(
+        &store,
+        &[
+            "replay",
+            posts.to_str().expect("utf-8"),
+            copy.to_str().expect("utf-8"),
+        ],
+    );
+    let stats = run(&store, &["stats"]);
+    // Assert
+    assert!(
+        stdout(&first)
+            .starts_with("800 posts read, 0 already stored, 400 new naming a watched entity"),
+        "{}",
+        stdout(&first)
+    );
+    assert!(
+        stdout(&again).starts_with("800 posts read, 800 already stored, 0 new"),
+        "the first file resumes at its end, the copy is all duplicates: {}",
+        stdout(&again)
+    );
+    let s = stdout(&stats);
+    assert!(s.contains("posts counted: 800"), "{s}");
+    assert!(s.contains("naming a watched entity: 400 (50.0%"), "{s}");
+    let sncf = run(&store, &["stats", "SNCF"]);
+    assert!(stdout(&sncf).contains("total"), "{}", stdout(&sncf));
+}
+
+#[test]
+fn kill_9_in_the_middle_of_a_replay_loses_nothing_and_counts_nothing_twice() {
+    // Arrange: a file big enough to take a second or more, and a control run.
+    let dir = tempfile::tempdir().expect("dir");
+    let posts = dir.path().join("posts.jsonl");
+    write_posts(&posts, 300_000);
+    let control = dir.path().join("control");
+    run(&control, &["replay", posts.to_str().expect("utf-8")]);
+    let expected = stdout(&run(&control, &["stats"]));
+
+    // Act: kill -9 mid-way, then run again to the end.
+    let store = dir.path().join("db");
+    let mut child = veille(&store, &["replay", posts.to_str().expect("utf-8")])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("veille starts");
+    std::thread::sleep(Duration::from_millis(400));
+    child.kill().expect("SIGKILL");
+    let status = child.wait().expect("reaped");
+    assert!(
+        !status.success(),
+        "the replay was killed before it finished"
+    );
+    let resumed = stdout(&run(&store, &["replay", posts.to_str().expect("utf-8")]));
+    let after = stdout(&run(&store, &["stats"]));
+
+    // Assert
+    assert_eq!(
+        after, expected,
+        "same counts as an uninterrupted run; resumed: {resumed}"
+    );
+    assert!(expected.contains("posts counted: 300000"), "{expected}");
+}
