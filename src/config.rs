@@ -110,6 +110,17 @@ pub struct XConfig {
     pub base_url: String,
     /// Request timeout.
     pub timeout_secs: u64,
+    /// Poll recent search (when `X_BEARER_TOKEN` is set).
+    pub search: bool,
+    /// Seconds between two recent-search polls.
+    pub poll_interval_secs: u64,
+    /// Pages read at most per query and poll: X bills every post read.
+    pub max_pages: u32,
+    /// How far back a new query's first poll looks.
+    pub lookback_minutes: u64,
+    /// Follow the filtered stream (when `X_BEARER_TOKEN` is set), its rules kept in sync with
+    /// the watched names.
+    pub stream: bool,
 }
 
 impl Default for XConfig {
@@ -117,7 +128,19 @@ impl Default for XConfig {
         XConfig {
             base_url: "https://api.x.com".into(),
             timeout_secs: 30,
+            search: true,
+            poll_interval_secs: 300,
+            max_pages: 10,
+            lookback_minutes: 60,
+            stream: false,
         }
+    }
+}
+
+impl XConfig {
+    /// The poll interval.
+    pub fn poll_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.poll_interval_secs.max(1))
     }
 }
 
@@ -131,6 +154,10 @@ pub struct BlueskyConfig {
     pub jetstream_url: String,
     /// Request timeout.
     pub timeout_secs: u64,
+    /// Follow Jetstream in `veille ingest`.
+    pub jetstream: bool,
+    /// Seconds replayed again after a restart, deduplicated (Jetstream's cursor is a time).
+    pub overlap_secs: u64,
 }
 
 impl Default for BlueskyConfig {
@@ -139,6 +166,8 @@ impl Default for BlueskyConfig {
             api_url: "https://public.api.bsky.app".into(),
             jetstream_url: "wss://jetstream1.us-east.bsky.network".into(),
             timeout_secs: 30,
+            jetstream: true,
+            overlap_secs: 5,
         }
     }
 }

@@ -41,16 +41,21 @@ impl Default for Retry {
 impl Retry {
     /// The backoff before attempt `n` (1-based retries), with up to 50% jitter.
     pub fn backoff(&self, n: u32) -> Duration {
-        let exp = self
-            .base
-            .saturating_mul(1u32 << n.saturating_sub(1).min(16))
-            .min(self.cap);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        exp + exp.mul_f64((nanos % 1000) as f64 / 2000.0)
+        jitter(
+            self.base
+                .saturating_mul(1u32 << n.saturating_sub(1).min(16))
+                .min(self.cap),
+        )
     }
+}
+
+/// `d` plus up to 50% more, so that clients that failed together do not retry together.
+pub fn jitter(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|t| t.subsec_nanos())
+        .unwrap_or(0);
+    d + d.mul_f64((nanos % 1000) as f64 / 2000.0)
 }
 
 /// Why a request failed for good.

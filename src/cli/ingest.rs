@@ -247,3 +247,72 @@ pub fn stats_text(
     }
     Ok(out)
 }
+
+/// Arguments of `veille ingest`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IngestArgs {
+    /// Poll each polling source (X recent search) once and exit, for cron and tests; streams
+    /// are not started.
+    #[arg(long)]
+    pub once: bool,
+    #[command(flatten)]
+    pub watch: WatchArgs,
+}
+
+/// Runs `veille ingest` until ctrl-c or SIGTERM (or once).
+pub fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<()> {
+    use crate::ingest::pipeline::{self, Options};
+    let entities = args.watch.entities(config)?;
+    let watcher = build_watcher(config, &entities)?;
+    let store = Store::open(&config.store.path)?;
+    config.store.prune(&store)?;
+    let tokens = crate::rank::collect::Tokens::from_env();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let report = runtime.block_on(pipeline::run(
+        config,
+        &entities,
+        watcher,
+        store,
+        &tokens,
+        Options { once: args.once },
+        shutdown_signal(),
+    ))?;
+    let s = &report.stats;
+    println!("sources: {}", report.sources.join(", "));
+    println!(
+        "{} posts read, {} already stored, {} new naming a watched entity ({} critical)",
+        s.posts, s.duplicates, s.kept, s.critical
+    );
+    for ((source, kind), n) in &s.bad {
+        println!("skipped {n} × {kind} from {source}");
+    }
+    anyhow::ensure!(report.failures.is_empty(), "{}", report.failures.join("; "));
+    Ok(())
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

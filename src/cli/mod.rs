@@ -39,6 +39,8 @@ pub enum Command {
     /// Replay files of posts (JSONL, CSV, saved X API pages) into the store, with their own
     /// timestamps.
     Replay(ingest::ReplayArgs),
+    /// Run the live sources (X recent search and stream, Bluesky Jetstream) until stopped.
+    Ingest(ingest::IngestArgs),
     /// Mentions, critical count and share per entity, or per day for one entity.
     Stats(ingest::StatsArgs),
     /// Rank a category's accounts on a platform for a month, with moves and streaks.
@@ -88,6 +90,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Eval(args)) => eval::run(&config, args),
         Some(Command::Replay(args)) => ingest::replay(&config, args),
         Some(Command::Stats(args)) => ingest::stats(&config, args),
+        Some(Command::Ingest(args)) => ingest::ingest(&config, args),
         Some(Command::Rank(args)) => rank::rank(&config, args),
         Some(Command::Position(args)) => rank::position(&config, args),
         Some(Command::Import { what }) => rank::import(&config, what),

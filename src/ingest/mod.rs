@@ -1,5 +1,5 @@
-//! Ingest: posts from sources (files now; X and Bluesky next) through the watcher into the
-//! store, each post counted once.
+//! Ingest: posts from sources (files, X recent search and stream, Bluesky Jetstream) through
+//! the watcher into the store, each post counted once.
 //!
 //! [`Ingestor`] is the single writer of the store's ingest data. Per post: skip it if its
 //! dedup key was seen (two sources, an overlap after a restart, a retweet), else classify it,
@@ -8,7 +8,11 @@
 //! one atomic store batch, so a crash between batches loses nothing acknowledged and counts
 //! nothing twice: the source resumes from the last committed cursor.
 
+pub mod bluesky;
 pub mod file;
+pub mod pipeline;
+pub mod source;
+pub mod x;
 pub mod xwire;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};

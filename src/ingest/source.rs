@@ -1,0 +1,91 @@
+//! What sources send down the pipeline, and the plumbing every live source shares: the
+//! bounded channel, cancellation and reconnect backoff.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::file::Bad;
+use crate::model::Post;
+
+/// A batch of posts from one source, with the source's cursor once they are stored.
+#[derive(Debug, Default)]
+pub struct SourceBatch {
+    /// The source's name, also its cursor's key in the store (`x-search:…`, `bluesky:jetstream`).
+    pub source: String,
+    /// The posts.
+    pub posts: Vec<Post>,
+    /// Inputs that were not posts.
+    pub bad: Vec<Bad>,
+    /// The cursor to store with the batch: the source resumes from it after a restart.
+    pub cursor: Option<String>,
+}
+
+/// The sending side of the pipeline: bounded, so a slow store holds the sources back.
+pub type Sender = tokio::sync::mpsc::Sender<SourceBatch>;
+
+/// Sends a batch unless the pipeline is shutting down; false when it is.
+pub async fn send(tx: &Sender, cancel: &CancellationToken, batch: SourceBatch) -> bool {
+    tokio::select! {
+        _ = cancel.cancelled() => false,
+        sent = tx.send(batch) => sent.is_ok(),
+    }
+}
+
+/// Capped exponential backoff for reconnecting, reset after a success.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    next: Duration,
+    base: Duration,
+    cap: Duration,
+}
+
+impl Backoff {
+    /// From `base`, doubling up to `cap`.
+    pub fn new(base: Duration, cap: Duration) -> Backoff {
+        Backoff {
+            next: base,
+            base,
+            cap,
+        }
+    }
+
+    /// The next wait, with up to 50% jitter.
+    pub fn next_wait(&mut self) -> Duration {
+        let wait = self.next;
+        self.next = (self.next * 2).min(self.cap);
+        crate::http::jitter(wait)
+    }
+
+    /// After a success.
+    pub fn reset(&mut self) {
+        self.next = self.base;
+    }
+}
+
+/// Sleeps unless cancelled; false when cancelled.
+pub async fn sleep(cancel: &CancellationToken, d: Duration) -> bool {
+    tokio::select! {
+        _ = cancel.cancelled() => false,
+        _ = tokio::time::sleep(d) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_its_cap_and_resets() {
+        let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(4));
+        let waits: Vec<u64> = (0..4).map(|_| b.next_wait().as_millis() as u64).collect();
+        assert!((1000..1500).contains(&waits[0]), "{waits:?}");
+        assert!((2000..3000).contains(&waits[1]), "{waits:?}");
+        assert!(
+            (4000..6000).contains(&waits[2]) && (4000..6000).contains(&waits[3]),
+            "{waits:?}"
+        );
+        b.reset();
+        assert!(b.next_wait() < Duration::from_millis(1500));
+    }
+}
