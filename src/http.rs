@@ -39,6 +39,17 @@ impl Default for Retry {
 }
 
 impl Retry {
+    /// Three quick attempts and millisecond waits, for tests against local fakes.
+    #[cfg(test)]
+    pub(crate) fn fast() -> Retry {
+        Retry {
+            attempts: 3,
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(5),
+            max_wait: Duration::from_millis(20),
+        }
+    }
+
     /// The backoff before attempt `n` (1-based retries), with up to 50% jitter.
     pub fn backoff(&self, n: u32) -> Duration {
         jitter(
@@ -224,15 +235,6 @@ mod tests {
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
-    fn fast() -> Retry {
-        Retry {
-            attempts: 3,
-            base: Duration::from_millis(1),
-            cap: Duration::from_millis(5),
-            max_wait: Duration::from_millis(20),
-        }
-    }
-
     #[tokio::test]
     async fn a_429_then_success_is_retried() {
         let server = MockServer::start().await;
@@ -252,10 +254,11 @@ mod tests {
             .mount(&server)
             .await;
         let c = client(Duration::from_secs(5));
-        let v: serde_json::Value =
-            get_json("test", &fast(), || c.get(format!("{}/x", server.uri())))
-                .await
-                .expect("second attempt succeeds");
+        let v: serde_json::Value = get_json("test", &Retry::fast(), || {
+            c.get(format!("{}/x", server.uri()))
+        })
+        .await
+        .expect("second attempt succeeds");
         assert_eq!(v["ok"], true);
     }
 
@@ -271,7 +274,7 @@ mod tests {
             .mount(&server)
             .await;
         let c = client(Duration::from_secs(5));
-        let err = get_json::<serde_json::Value>("X API", &fast(), || c.get(server.uri()))
+        let err = get_json::<serde_json::Value>("X API", &Retry::fast(), || c.get(server.uri()))
             .await
             .expect_err("401");
         assert!(matches!(err, HttpError::Auth { status: 401, .. }));
@@ -291,7 +294,7 @@ mod tests {
             .mount(&server)
             .await;
         let c = client(Duration::from_secs(5));
-        let err = get_json::<serde_json::Value>("svc", &fast(), || {
+        let err = get_json::<serde_json::Value>("svc", &Retry::fast(), || {
             c.get(format!("{}/?access_token=SECRET", server.uri()))
         })
         .await
@@ -307,7 +310,7 @@ mod tests {
         let port = listener.local_addr().expect("addr").port();
         drop(listener);
         let c = client(Duration::from_secs(2));
-        let err = get_json::<serde_json::Value>("svc", &fast(), || {
+        let err = get_json::<serde_json::Value>("svc", &Retry::fast(), || {
             c.get(format!("http://127.0.0.1:{port}/?access_token=SECRET"))
         })
         .await

@@ -4,12 +4,7 @@ use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 fn fast() -> Retry {
-    Retry {
-        attempts: 3,
-        base: Duration::from_millis(1),
-        cap: Duration::from_millis(5),
-        max_wait: Duration::from_millis(20),
-    }
+    Retry::fast()
 }
 
 fn sources(base: &str) -> SourcesConfig {
