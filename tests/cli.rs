@@ -289,3 +289,19 @@ fn collect_asks_the_x_api_and_ranks_what_it_got() {
     let first = text.lines().nth(1).expect("a row");
     assert!(first.contains("1  Angers"), "Angers tweeted more: {text}");
 }
+
+#[test]
+fn eval_on_written_brand_complaints_stays_above_the_target() {
+    // A regression guard, not a measure: these 40 posts were written for Veille and its cues
+    // were adjusted after reading the ones it missed.
+    let out = veille(&["eval", "tests/fixtures/brand_complaints_en.jsonl"], "");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let f1: f64 = text
+        .split("F1 ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .expect("an F1 figure");
+    assert!(f1 >= 0.85, "{text}");
+}
