@@ -138,24 +138,43 @@ fn share(n: u64, d: u64) -> String {
     }
 }
 
-/// The stats table for hours in `[from, to)`.
+/// The stats table for hours in `[from, to)`: every entity over the period, or one entity
+/// day by day. The counters are read once.
 pub fn stats_text(
     store: &Store,
     entity: Option<&str>,
     from: i64,
     to: i64,
 ) -> anyhow::Result<String> {
+    use std::collections::BTreeMap;
     use std::fmt::Write;
+    let hours = store.all_counts(from, to)?;
+    let mut totals: BTreeMap<String, Counts> = BTreeMap::new();
+    for (_, scopes) in &hours {
+        for (scope, c) in scopes {
+            totals.entry(scope.clone()).or_default().add(*c);
+        }
+    }
     let mut out = String::new();
-    let scopes = store.scopes()?;
+    let row = |out: &mut String, label: &str, c: &Counts| {
+        let _ = writeln!(
+            out,
+            "{label:<28}  {:>8}  {:>8}  {:>7}",
+            c.posts,
+            c.critical,
+            share(c.critical, c.posts)
+        );
+    };
     match entity {
         Some(name) => {
-            let scope = scopes
-                .iter()
-                .find(|s| crate::watch::fold::fold(s) == crate::watch::fold::fold(name))
+            let fold = crate::watch::fold::fold;
+            let scope = totals
+                .keys()
+                .find(|s| s.as_str() != ALL_POSTS && fold(s) == fold(name))
+                .cloned()
                 .with_context(|| {
-                    let known: Vec<&str> = scopes
-                        .iter()
+                    let known: Vec<&str> = totals
+                        .keys()
                         .map(String::as_str)
                         .filter(|s| *s != ALL_POSTS)
                         .collect();
@@ -167,46 +186,27 @@ pub fn stats_text(
             writeln!(out, "{scope}: mentions and critical share per day (UTC)")?;
             writeln!(
                 out,
-                "{:<10}  {:>8}  {:>8}  {:>7}",
+                "{:<28}  {:>8}  {:>8}  {:>7}",
                 "day", "mentions", "critical", "share"
             )?;
-            let mut days: std::collections::BTreeMap<i64, Counts> = Default::default();
-            for (hour, c) in store.counts(scope, from, to)? {
-                days.entry(hour.div_euclid(24)).or_default().add(c);
+            let mut days: BTreeMap<i64, Counts> = BTreeMap::new();
+            for (hour, scopes) in &hours {
+                if let Some(c) = scopes.get(&scope) {
+                    days.entry(hour.div_euclid(24)).or_default().add(*c);
+                }
             }
-            let mut total = Counts::default();
             for (day, c) in &days {
                 let date = Utc
                     .timestamp_opt(day * 86_400, 0)
                     .single()
                     .map(|d| d.format("%Y-%m-%d").to_string())
                     .unwrap_or_default();
-                writeln!(
-                    out,
-                    "{date:<10}  {:>8}  {:>8}  {:>7}",
-                    c.posts,
-                    c.critical,
-                    share(c.critical, c.posts)
-                )?;
-                total.add(*c);
+                row(&mut out, &date, c);
             }
-            writeln!(
-                out,
-                "{:<10}  {:>8}  {:>8}  {:>7}",
-                "total",
-                total.posts,
-                total.critical,
-                share(total.critical, total.posts)
-            )?;
+            row(&mut out, "total", &totals[&scope]);
         }
         None => {
-            let all: Counts = store.counts(ALL_POSTS, from, to)?.into_iter().fold(
-                Counts::default(),
-                |mut a, (_, c)| {
-                    a.add(c);
-                    a
-                },
-            );
+            let all = totals.get(ALL_POSTS).copied().unwrap_or_default();
             writeln!(out, "posts counted: {}", all.posts)?;
             writeln!(
                 out,
@@ -225,23 +225,11 @@ pub fn stats_text(
                 "\n{:<28}  {:>8}  {:>8}  {:>7}",
                 "entity", "mentions", "critical", "share"
             )?;
-            for scope in scopes.iter().filter(|s| *s != ALL_POSTS) {
-                let c = store.counts(scope, from, to)?.into_iter().fold(
-                    Counts::default(),
-                    |mut a, (_, c)| {
-                        a.add(c);
-                        a
-                    },
-                );
-                if c.posts > 0 {
-                    writeln!(
-                        out,
-                        "{scope:<28}  {:>8}  {:>8}  {:>7}",
-                        c.posts,
-                        c.critical,
-                        share(c.critical, c.posts)
-                    )?;
-                }
+            for (scope, c) in totals
+                .iter()
+                .filter(|(s, c)| s.as_str() != ALL_POSTS && c.posts > 0)
+            {
+                row(&mut out, scope, c);
             }
         }
     }
@@ -279,7 +267,7 @@ pub fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<()> {
         store,
         &tokens,
         Options { once: args.once },
-        shutdown_signal(),
+        super::shutdown_signal(),
     ))?;
     let s = &report.stats;
     println!("sources: {}", report.sources.join(", "));
@@ -292,27 +280,4 @@ pub fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<()> {
     }
     anyhow::ensure!(report.failures.is_empty(), "{}", report.failures.join("; "));
     Ok(())
-}
-
-/// Resolves on ctrl-c or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

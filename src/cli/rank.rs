@@ -316,7 +316,7 @@ pub struct CollectArgs {
     #[arg(long, conflicts_with = "monthly")]
     pub month: Option<String>,
     /// Keep running and collect on the configured day of every month (`[collect]`: day 1,
-    /// 6:00, Europe/Paris), filing the figures under the month just ended; ctrl-c stops.
+    /// 6:00, Europe/Paris), filing the figures under the month just ended; ctrl-c or SIGTERM stops.
     #[arg(long)]
     pub monthly: bool,
 }
@@ -363,7 +363,7 @@ pub fn collect(config: &Config, args: CollectArgs) -> anyhow::Result<()> {
             let wait = (next - chrono::Utc::now()).to_std().unwrap_or_default();
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = tokio::signal::ctrl_c() => {
+                _ = super::shutdown_signal() => {
                     store.flush()?;
                     println!("stopped");
                     return Ok(());

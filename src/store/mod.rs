@@ -348,6 +348,20 @@ impl Store {
             .unwrap_or_default())
     }
 
+    /// Every scope's counters, hour by hour, for hours in `[from, to)`: one read an hour.
+    pub fn all_counts(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> anyhow::Result<Vec<(i64, std::collections::BTreeMap<String, Counts>)>> {
+        let mut out = Vec::new();
+        for item in self.state.range(counter_key(from)..counter_key(to)) {
+            let (k, v) = item?;
+            out.push((time_of(&k[2..]), decode_counts(&v)));
+        }
+        Ok(out)
+    }
+
     /// The counters of `scope`, hour by hour, for hours in `[from, to)` (hours since the epoch).
     pub fn counts(&self, scope: &str, from: i64, to: i64) -> anyhow::Result<Vec<(i64, Counts)>> {
         let mut out = Vec::new();
