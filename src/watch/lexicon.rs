@@ -316,6 +316,11 @@ impl Lexicon {
 
 /// The 64-bit FNV-1a hash of a folded word.
 #[inline]
+pub fn word_key(word: &str) -> u64 {
+    key(word)
+}
+
+#[inline]
 fn key(word: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in word.as_bytes() {

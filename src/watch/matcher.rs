@@ -5,9 +5,13 @@
 //! and the strong forms that ambiguous names (Nice, Tours, Orange) need. Pure: no I/O.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
 use rustc_hash::FxHashMap;
 
 use super::fold::{fold, is_word_char, Folded};
+use super::lexicon::{word_key, IdentityHasher};
 use crate::model::EntitySpec;
 
 /// How a name was written in the post.
@@ -49,9 +53,17 @@ pub struct Hit {
 #[derive(Debug, Clone)]
 pub struct Matcher {
     entities: Vec<EntitySpec>,
-    /// `None` when nothing is watched.
+    /// The patterns that are not one word (`air france`, `mairie_niort`); `None` when there
+    /// are none.
     automaton: Option<AhoCorasick>,
-    /// For each automaton pattern, the entities it stands for and how it may match.
+    /// For each automaton pattern, its index in `patterns`.
+    automaton_ids: Vec<usize>,
+    /// One-word patterns by the 64-bit hash of the word: one probe per word of a post, however
+    /// many names are watched.
+    words: HashMap<u64, Vec<usize>, BuildHasherDefault<IdentityHasher>>,
+    /// Every folded pattern.
+    patterns: Vec<String>,
+    /// For each pattern, the entities it stands for and how it may match.
     targets: Vec<Vec<(u32, Accepts)>>,
 }
 
@@ -134,28 +146,36 @@ impl Matcher {
                 }
             }
         }
-        let automaton = if patterns.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::Standard)
-                    // A DFA scans fastest while it fits in cache; past a few thousand names the
-                    // compact NFA wins (measured with `cargo bench --bench watch`).
-                    .kind(Some(if patterns.len() <= DFA_MAX_PATTERNS {
-                        AhoCorasickKind::DFA
-                    } else {
-                        AhoCorasickKind::ContiguousNFA
-                    }))
-                    .build(&patterns)
-                    .expect(
-                        "watched names compile: patterns are plain strings under the size limit",
-                    ),
-            )
-        };
+        // One-word patterns go to the word index, the others to the automaton.
+        let mut words: HashMap<u64, Vec<usize>, BuildHasherDefault<IdentityHasher>> =
+            HashMap::default();
+        let mut automaton_ids = Vec::new();
+        for (i, p) in patterns.iter().enumerate() {
+            if p.chars().all(is_word_char) {
+                words.entry(word_key(p)).or_default().push(i);
+            } else {
+                automaton_ids.push(i);
+            }
+        }
+        let automaton = (!automaton_ids.is_empty()).then(|| {
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                // A DFA scans fastest while it fits in cache; past a few thousand patterns the
+                // compact NFA wins (measured with `cargo bench --bench watch`).
+                .kind(Some(if automaton_ids.len() <= DFA_MAX_PATTERNS {
+                    AhoCorasickKind::DFA
+                } else {
+                    AhoCorasickKind::ContiguousNFA
+                }))
+                .build(automaton_ids.iter().map(|&i| patterns[i].as_str()))
+                .expect("watched names compile: patterns are plain strings under the size limit")
+        });
         Matcher {
             entities: specs.to_vec(),
             automaton,
+            automaton_ids,
+            words,
+            patterns,
             targets,
         }
     }
@@ -168,62 +188,58 @@ impl Matcher {
     /// Finds the watched names in a folded post. `original` is the text `folded` came from.
     /// Hits are appended to `out` in text order; overlapping hits keep the longest.
     pub fn find(&self, folded: &Folded, original: &str, out: &mut Vec<Hit>) {
-        let Some(ac) = &self.automaton else { return };
         let text = folded.text.as_str();
         let first = out.len();
-        for m in ac.find_overlapping_iter(text) {
-            let (start, end) = (m.start(), m.end());
-            let sigil = text[..start].bytes().next_back();
-            let before_sigil = |n: usize| text[..start - n].chars().next_back();
-            let form = match sigil {
-                Some(b'@') => Form::Handle,
-                Some(b'#') => Form::Hashtag,
-                _ => Form::Name,
-            };
-            // The character before the name (or its sigil) must not continue a word.
-            let prev = match form {
-                Form::Name => text[..start].chars().next_back(),
-                _ => before_sigil(1),
-            };
-            if prev.is_some_and(|c| {
-                is_word_char(c)
-                    || c == '_'
-                    || (form == Form::Name && c == '-' && joined_before(text, start))
-            }) {
-                continue;
+        if let Some(ac) = &self.automaton {
+            for m in ac.find_overlapping_iter(text) {
+                self.consider(
+                    folded,
+                    original,
+                    m.start(),
+                    m.end(),
+                    self.automaton_ids[m.pattern().as_usize()],
+                    out,
+                );
             }
-            let next = text[end..].chars().next();
-            let next_ok = match next {
-                None => true,
-                Some(c) if is_word_char(c) || c == '_' => false,
-                // `Tours-sur-Marne` is another place than Tours.
-                Some('-') => {
-                    form != Form::Name || !text[end + 1..].starts_with(|c: char| is_word_char(c))
+        }
+        if !self.words.is_empty() {
+            let b = text.as_bytes();
+            let mut i = 0;
+            while i < b.len() {
+                let c = b[i];
+                if c < 0x80 && !c.is_ascii_alphanumeric() {
+                    i += 1;
+                    continue;
                 }
-                Some(_) => true,
-            };
-            if !next_ok {
-                continue;
-            }
-            for &(entity, accepts) in &self.targets[m.pattern().as_usize()] {
-                let ok = match (accepts, form) {
-                    (Accepts::Any, Form::Name) => {
-                        !self.entities[entity as usize].ambiguous
-                            || strong_name(folded, original, start)
+                if c >= 0x80 && !word_at(text, i) {
+                    i += text[i..].chars().next().map_or(1, char::len_utf8);
+                    continue;
+                }
+                // A word: hash it as it is read (FNV-1a, as `word_key`).
+                let start = i;
+                let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+                while i < b.len() {
+                    let c = b[i];
+                    let len = if c.is_ascii_alphanumeric() {
+                        1
+                    } else if c >= 0x80 && word_at(text, i) {
+                        text[i..].chars().next().map_or(1, char::len_utf8)
+                    } else {
+                        break;
+                    };
+                    for &x in &b[i..i + len] {
+                        h ^= x as u64;
+                        h = h.wrapping_mul(0x0000_0100_0000_01b3);
                     }
-                    (Accepts::Any, _) | (Accepts::SigilOnly, Form::Handle | Form::Hashtag) => true,
-                    (Accepts::HandleOnly, Form::Handle) | (Accepts::HashtagOnly, Form::Hashtag) => {
-                        true
+                    i += len;
+                }
+                if let Some(ids) = self.words.get(&h) {
+                    let word = &text[start..i];
+                    for &id in ids {
+                        if self.patterns[id] == word {
+                            self.consider(folded, original, start, i, id, out);
+                        }
                     }
-                    _ => false,
-                };
-                if ok {
-                    out.push(Hit {
-                        entity,
-                        start,
-                        end,
-                        form,
-                    });
                 }
             }
         }
@@ -248,6 +264,71 @@ impl Matcher {
         }
     }
 
+    /// Turns one raw hit of pattern `pattern` at `[start, end)` into mentions, if the rules
+    /// allow it.
+    fn consider(
+        &self,
+        folded: &Folded,
+        original: &str,
+        start: usize,
+        end: usize,
+        pattern: usize,
+        out: &mut Vec<Hit>,
+    ) {
+        let text = folded.text.as_str();
+        let sigil = text[..start].bytes().next_back();
+        let before_sigil = |n: usize| text[..start - n].chars().next_back();
+        let form = match sigil {
+            Some(b'@') => Form::Handle,
+            Some(b'#') => Form::Hashtag,
+            _ => Form::Name,
+        };
+        // The character before the name (or its sigil) must not continue a word.
+        let prev = match form {
+            Form::Name => text[..start].chars().next_back(),
+            _ => before_sigil(1),
+        };
+        if prev.is_some_and(|c| {
+            is_word_char(c)
+                || c == '_'
+                || (form == Form::Name && c == '-' && joined_before(text, start))
+        }) {
+            return;
+        }
+        let next = text[end..].chars().next();
+        let next_ok = match next {
+            None => true,
+            Some(c) if is_word_char(c) || c == '_' => false,
+            // `Tours-sur-Marne` is another place than Tours.
+            Some('-') => {
+                form != Form::Name || !text[end + 1..].starts_with(|c: char| is_word_char(c))
+            }
+            Some(_) => true,
+        };
+        if !next_ok {
+            return;
+        }
+        for &(entity, accepts) in &self.targets[pattern] {
+            let ok = match (accepts, form) {
+                (Accepts::Any, Form::Name) => {
+                    !self.entities[entity as usize].ambiguous
+                        || strong_name(folded, original, start)
+                }
+                (Accepts::Any, _) | (Accepts::SigilOnly, Form::Handle | Form::Hashtag) => true,
+                (Accepts::HandleOnly, Form::Handle) | (Accepts::HashtagOnly, Form::Hashtag) => true,
+                _ => false,
+            };
+            if ok {
+                out.push(Hit {
+                    entity,
+                    start,
+                    end,
+                    form,
+                });
+            }
+        }
+    }
+
     /// Display names of the entities in `hits`, once each, in order of first appearance.
     pub fn names(&self, hits: &[Hit]) -> Vec<String> {
         let mut seen: Vec<u32> = Vec::with_capacity(hits.len());
@@ -259,6 +340,17 @@ impl Matcher {
         seen.iter()
             .map(|&e| self.entities[e as usize].name.clone())
             .collect()
+    }
+}
+
+/// Whether the character at byte `i` (a char boundary) continues a word.
+#[inline]
+fn word_at(text: &str, i: usize) -> bool {
+    let b = text.as_bytes()[i];
+    if b < 0x80 {
+        b.is_ascii_alphanumeric()
+    } else {
+        text[i..].chars().next().is_some_and(is_word_char)
     }
 }
 

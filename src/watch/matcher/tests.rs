@@ -136,3 +136,12 @@ fn nothing_watched_finds_nothing() {
     m.find(&f, "Toulouse", &mut hits);
     assert!(hits.is_empty());
 }
+
+#[test]
+fn emoji_and_typographic_marks_around_names_are_boundaries() {
+    assert_eq!(
+        names("😡Toulouse😡 « Angers » — Agen…"),
+        ["Toulouse", "Angers", "Agen"]
+    );
+    assert_eq!(names("vol #AirFrance 🛫 annulé"), ["Air France"]);
+}
