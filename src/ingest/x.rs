@@ -288,14 +288,8 @@ impl Stream {
             .map(|r| r.id.as_str())
             .collect();
         if !stale.is_empty() {
-            let body = serde_json::json!({"delete": {"ids": stale}});
-            http::send("X API", &self.retry, || {
-                self.client
-                    .post(self.url("/rules"))
-                    .bearer_auth(self.token.expose_secret())
-                    .json(&body)
-            })
-            .await?;
+            self.post_rules(&serde_json::json!({"delete": {"ids": stale}}))
+                .await?;
         }
         let missing: Vec<serde_json::Value> = self
             .queries
@@ -304,15 +298,21 @@ impl Stream {
             .map(|q| serde_json::json!({"value": q, "tag": "veille"}))
             .collect();
         if !missing.is_empty() {
-            let body = serde_json::json!({ "add": missing });
-            http::send("X API", &self.retry, || {
-                self.client
-                    .post(self.url("/rules"))
-                    .bearer_auth(self.token.expose_secret())
-                    .json(&body)
-            })
-            .await?;
+            self.post_rules(&serde_json::json!({ "add": missing }))
+                .await?;
         }
+        Ok(())
+    }
+
+    /// Adds or deletes rules (`{"add": […]}` or `{"delete": {"ids": […]}}`).
+    async fn post_rules(&self, body: &serde_json::Value) -> Result<(), HttpError> {
+        http::send("X API", &self.retry, || {
+            self.client
+                .post(self.url("/rules"))
+                .bearer_auth(self.token.expose_secret())
+                .json(body)
+        })
+        .await?;
         Ok(())
     }
 
