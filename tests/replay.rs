@@ -29,6 +29,11 @@ fn stdout(out: &Output) -> String {
 
 /// `n` posts, one a second, one in four naming a watched name of the bundled config.
 fn write_posts(path: &Path, n: usize) {
+    write_posts_every(path, n, 1)
+}
+
+/// `n` posts, one every `step` seconds.
+fn write_posts_every(path: &Path, n: usize, step: i64) {
     let texts = [
         "@SNCF train supprimé encore une fois, une honte",
         "Belle journée à Toulouse, merci @Toulouse",
@@ -41,7 +46,8 @@ fn write_posts(path: &Path, n: usize) {
     ];
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
     for i in 0..n {
-        let at = chrono::DateTime::from_timestamp(1_700_000_000 + i as i64, 0).expect("time");
+        let at =
+            chrono::DateTime::from_timestamp(1_700_000_000 + i as i64 * step, 0).expect("time");
         let line = serde_json::json!({"id": format!("p{i}"), "text": texts[i % texts.len()], "created_at": at.to_rfc3339()});
         writeln!(f, "{line}").expect("write");
     }
@@ -118,4 +124,28 @@ fn kill_9_in_the_middle_of_a_replay_loses_nothing_and_counts_nothing_twice() {
         "same counts as an uninterrupted run; resumed: {resumed}"
     );
     assert!(expected.contains("posts counted: 300000"), "{expected}");
+}
+
+#[test]
+fn a_long_file_replayed_again_from_the_start_counts_nothing_twice() {
+    // Arrange: 60,000 posts over 5,000 minutes, more minutes than the seen cache holds.
+    let dir = tempfile::tempdir().expect("dir");
+    let posts = dir.path().join("posts.jsonl");
+    write_posts_every(&posts, 60_000, 5);
+    let store = dir.path().join("db");
+    run(&store, &["replay", posts.to_str().expect("utf-8")]);
+    let once = stdout(&run(&store, &["stats"]));
+    // Act
+    let again = stdout(&run(
+        &store,
+        &["replay", "--from-start", posts.to_str().expect("utf-8")],
+    ));
+    let twice = stdout(&run(&store, &["stats"]));
+    // Assert
+    assert!(
+        again.starts_with("60000 posts read, 60000 already stored, 0 new"),
+        "{again}"
+    );
+    assert_eq!(twice, once);
+    assert!(once.contains("posts counted: 60000"), "{once}");
 }

@@ -7,7 +7,7 @@ use chrono::{NaiveDate, TimeZone, Utc};
 
 use super::{build_watcher, WatchArgs};
 use crate::config::Config;
-use crate::ingest::file::PostFile;
+use crate::ingest::file::{Cursor, PostFile};
 use crate::ingest::{IngestStats, Ingestor};
 use crate::store::{Counts, Store, ALL_POSTS};
 
@@ -54,12 +54,18 @@ pub fn replay_files(
             .with_context(|| format!("opening {}", path.display()))?;
         let source = format!("file:{}", canonical.display());
         let cursor = if from_start {
-            0
+            None
         } else {
-            store
-                .cursor(&source)?
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(0)
+            store.cursor(&source)?.and_then(|c| {
+                c.parse::<Cursor>().ok().or_else(|| {
+                    // A cursor of an older Veille: a position without a fingerprint.
+                    c.parse().ok().map(|position| Cursor {
+                        position,
+                        head_len: 0,
+                        head_hash: crate::store::dedup_hash_bytes(b""),
+                    })
+                })
+            })
         };
         let mut file = PostFile::open(path, cursor)?;
         loop {
@@ -148,7 +154,8 @@ pub fn stats_text(
 ) -> anyhow::Result<String> {
     use std::collections::BTreeMap;
     use std::fmt::Write;
-    let hours = store.all_counts(from, to)?;
+    let scan = store.all_counts(from, to)?;
+    let hours = scan.hours;
     let mut totals: BTreeMap<String, Counts> = BTreeMap::new();
     for (_, scopes) in &hours {
         for (scope, c) in scopes {
@@ -232,6 +239,14 @@ pub fn stats_text(
                 row(&mut out, scope, c);
             }
         }
+    }
+    if !scan.corrupt.is_empty() {
+        writeln!(
+            out,
+            "\nwarning: {} hour(s) of counters cannot be read and are not in these figures: {}",
+            scan.corrupt.len(),
+            crate::store::hour_list(&scan.corrupt)
+        )?;
     }
     Ok(out)
 }

@@ -2,8 +2,11 @@
 //! line), CSV with a header of the same column names, and a saved X API page as a `.json`
 //! file. Posts keep their own timestamps, so a past event replays as it happened.
 //!
-//! Reading is resumable: every batch ends with a cursor (a byte offset for JSON Lines, a
-//! record count otherwise) that the caller stores with the batch.
+//! Reading is resumable: every batch ends with a [`Cursor`] (a byte offset for JSON Lines, a
+//! record count otherwise, and a fingerprint of the file's first bytes) that the caller
+//! stores with the batch. The position belongs to the file's content: a file replaced under
+//! the same name (a daily `export.jsonl`) no longer has the stored start, and is read from
+//! its start; a file that only grew resumes where it stopped.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
@@ -111,10 +114,63 @@ pub fn parse_line(line: &[u8], out: &mut Vec<Item>, where_: &dyn Fn() -> String)
     );
 }
 
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 enum Kind {
     Lines(BufReader<File>),
     Csv(csv::Reader<File>),
     Whole(std::vec::IntoIter<Item>),
+}
+
+/// How many first bytes of a file identify its content.
+const HEAD_BYTES: u64 = 4096;
+
+/// Where the replay of a file stopped, and what the file started with then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// A byte offset (JSON Lines) or a count of records (CSV, saved pages).
+    pub position: u64,
+    /// How many first bytes the fingerprint covers (the file's size, when shorter than 4 KiB).
+    pub head_len: u64,
+    /// FNV-1a hash of those bytes.
+    pub head_hash: u64,
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{:016x}",
+            self.position, self.head_len, self.head_hash
+        )
+    }
+}
+
+impl std::str::FromStr for Cursor {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Cursor, ()> {
+        let mut parts = s.split(':');
+        let position = parts.next().ok_or(())?.parse().map_err(|_| ())?;
+        let head_len = parts.next().ok_or(())?.parse().map_err(|_| ())?;
+        let head_hash = u64::from_str_radix(parts.next().ok_or(())?, 16).map_err(|_| ())?;
+        if parts.next().is_some() {
+            return Err(());
+        }
+        Ok(Cursor {
+            position,
+            head_len,
+            head_hash,
+        })
+    }
+}
+
+/// The fingerprint of the first `len` bytes of `file`, or `None` when it is shorter.
+fn head_hash(file: &mut File, len: u64) -> std::io::Result<Option<u64>> {
+    let mut head = Vec::with_capacity(len as usize);
+    file.seek(SeekFrom::Start(0))?;
+    Read::by_ref(file).take(len).read_to_end(&mut head)?;
+    file.seek(SeekFrom::Start(0))?;
+    Ok((head.len() as u64 == len).then(|| crate::store::dedup_hash_bytes(&head)))
 }
 
 /// A file being replayed.
@@ -123,12 +179,44 @@ pub struct PostFile {
     kind: Kind,
     /// Where the next batch starts: a byte offset (JSON Lines) or a record count.
     cursor: u64,
+    head_len: u64,
+    head_hash: u64,
+    /// Whether a stored cursor was set aside because the file's content changed.
+    pub restarted: bool,
 }
 
 impl PostFile {
-    /// Opens `path` and moves past `cursor` (0 to start from the top).
-    pub fn open(path: &Path, cursor: u64) -> anyhow::Result<PostFile> {
-        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    /// Opens `path` and moves past `stored` when the file still starts as it did then (from
+    /// the top otherwise, or with `None`).
+    pub fn open(path: &Path, stored: Option<Cursor>) -> anyhow::Result<PostFile> {
+        let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let size = file
+            .metadata()
+            .with_context(|| format!("reading {}", path.display()))?
+            .len();
+        let head_len = size.min(HEAD_BYTES);
+        let head = head_hash(&mut file, head_len)
+            .with_context(|| format!("reading {}", path.display()))?
+            .unwrap_or(0);
+        let mut restarted = false;
+        let cursor = match stored {
+            None => 0,
+            Some(c) => {
+                let same = head_hash(&mut file, c.head_len)
+                    .with_context(|| format!("reading {}", path.display()))?
+                    == Some(c.head_hash);
+                if same {
+                    c.position
+                } else {
+                    restarted = true;
+                    tracing::info!(
+                        file = %path.display(),
+                        "the file changed since its last replay: reading it from its start"
+                    );
+                    0
+                }
+            }
+        };
         let ext = path
             .extension()
             .and_then(|e| e.to_str())
@@ -137,10 +225,12 @@ impl PostFile {
         let kind = match ext.as_str() {
             "csv" => {
                 let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(file);
+                // Skip as `next_batch` counted: a record that did not parse counts as one.
+                let mut rec = csv::ByteRecord::new();
                 for _ in 0..cursor {
-                    let mut rec = csv::StringRecord::new();
-                    if !r.read_record(&mut rec).unwrap_or(false) {
-                        break;
+                    match r.read_byte_record(&mut rec) {
+                        Ok(true) | Err(_) => {}
+                        Ok(false) => break,
                     }
                 }
                 Kind::Csv(r)
@@ -152,7 +242,8 @@ impl PostFile {
                     .with_context(|| format!("reading {}", path.display()))?;
                 let mut items = Vec::new();
                 let shown = path.display().to_string();
-                parse_line(&text, &mut items, &|| shown.clone());
+                let text = text.strip_prefix(UTF8_BOM).unwrap_or(&text);
+                parse_line(text, &mut items, &|| shown.clone());
                 Kind::Whole(
                     items
                         .into_iter()
@@ -165,6 +256,20 @@ impl PostFile {
                 let mut r = BufReader::with_capacity(1 << 20, file);
                 r.seek(SeekFrom::Start(cursor))
                     .with_context(|| format!("seeking in {}", path.display()))?;
+                if cursor == 0 {
+                    // A byte order mark is not part of the first line.
+                    if r.fill_buf()?.starts_with(UTF8_BOM) {
+                        r.consume(UTF8_BOM.len());
+                        return Ok(PostFile {
+                            path: path.to_path_buf(),
+                            kind: Kind::Lines(r),
+                            cursor: UTF8_BOM.len() as u64,
+                            head_len,
+                            head_hash: head,
+                            restarted,
+                        });
+                    }
+                }
                 Kind::Lines(r)
             }
         };
@@ -172,12 +277,19 @@ impl PostFile {
             path: path.to_path_buf(),
             kind,
             cursor,
+            head_len,
+            head_hash: head,
+            restarted,
         })
     }
 
     /// The cursor after the last batch read.
-    pub fn cursor(&self) -> u64 {
-        self.cursor
+    pub fn cursor(&self) -> Cursor {
+        Cursor {
+            position: self.cursor,
+            head_len: self.head_len,
+            head_hash: self.head_hash,
+        }
     }
 
     /// Reads up to `max` lines or records into `out`. Returns false at the end of the file.
@@ -319,11 +431,18 @@ impl PostFile {
 mod tests {
     use super::*;
 
-    fn read_all(path: &Path, cursor: u64) -> (Vec<Item>, u64) {
+    fn read_from(path: &Path, cursor: Option<Cursor>) -> (Vec<Item>, Cursor) {
         let mut f = PostFile::open(path, cursor).expect("opens");
         let mut out = Vec::new();
         while f.next_batch(2, &mut out).expect("reads") {}
         (out, f.cursor())
+    }
+
+    /// Reads from `position` of the file as it is.
+    fn read_all(path: &Path, position: u64) -> (Vec<Item>, u64) {
+        let head = PostFile::open(path, None).expect("opens").cursor();
+        let (items, c) = read_from(path, Some(Cursor { position, ..head }));
+        (items, c.position)
     }
 
     #[test]
@@ -373,12 +492,82 @@ mod tests {
             format!("{{\"id\":\"{i}\",\"text\":\"t\",\"created_at\":\"2024-05-01T10:00:00Z\"}}\n")
         };
         std::fs::write(&path, (0..5).map(line).collect::<String>()).expect("write");
-        let mut f = PostFile::open(&path, 0).expect("opens");
+        let mut f = PostFile::open(&path, None).expect("opens");
         let mut first = Vec::new();
         f.next_batch(2, &mut first).expect("reads");
-        let (rest, _) = read_all(&path, f.cursor());
+        let stored: Cursor = f.cursor().to_string().parse().expect("round trip");
+        let (rest, _) = read_from(&path, Some(stored));
         let ids: Vec<String> = rest.into_iter().map(|i| i.expect("post").id).collect();
         assert_eq!(ids, ["2", "3", "4"]);
+        // The file grows: the replay resumes where it stopped.
+        let mut grown = std::fs::read_to_string(&path).expect("read");
+        grown.push_str(&line(5));
+        std::fs::write(&path, grown).expect("append");
+        let (rest, _) = read_from(&path, Some(stored));
+        assert_eq!(rest.len(), 4);
+    }
+
+    #[test]
+    fn a_replaced_file_is_read_from_its_start() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("export.jsonl");
+        let line = |day: u32, i: u32| {
+            format!("{{\"id\":\"d{day}-{i}\",\"text\":\"t\",\"created_at\":\"2024-05-0{day}T10:00:00Z\"}}\n")
+        };
+        std::fs::write(&path, (0..5).map(|i| line(1, i)).collect::<String>()).expect("day 1");
+        let (first, end) = read_from(&path, None);
+        assert_eq!(first.len(), 5);
+        // The next day's export, shorter, and one longer than the first: both read whole.
+        std::fs::write(&path, (0..3).map(|i| line(2, i)).collect::<String>()).expect("day 2");
+        let f = PostFile::open(&path, Some(end)).expect("opens");
+        assert!(f.restarted);
+        let (items, end2) = read_from(&path, Some(end));
+        let ids: Vec<String> = items.into_iter().map(|i| i.expect("post").id).collect();
+        assert_eq!(ids, ["d2-0", "d2-1", "d2-2"]);
+        std::fs::write(&path, (0..9).map(|i| line(3, i)).collect::<String>()).expect("day 3");
+        let (items, _) = read_from(&path, Some(end2));
+        assert_eq!(items.len(), 9, "not resumed in the middle of a line");
+        assert!(items.iter().all(Result::is_ok));
+    }
+
+    #[test]
+    fn a_byte_order_mark_does_not_cost_the_first_line() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("bom.jsonl");
+        let body = "{\"id\":\"1\",\"text\":\"t\",\"created_at\":\"2024-05-01T10:00:00Z\"}\n{\"id\":\"2\",\"text\":\"t\",\"created_at\":\"2024-05-01T10:00:00Z\"}\n";
+        std::fs::write(&path, format!("\u{FEFF}{body}")).expect("write");
+        let (items, _) = read_from(&path, None);
+        assert_eq!(items.len(), 2);
+        assert!(items.iter().all(Result::is_ok), "{items:?}");
+        let csv = dir.path().join("bom.csv");
+        std::fs::write(
+            &csv,
+            "\u{FEFF}id,text,created_at\n1,t,2024-05-01T10:00:00Z\n",
+        )
+        .expect("write");
+        let (items, _) = read_from(&csv, None);
+        assert!(matches!(items.as_slice(), [Ok(_)]), "{items:?}");
+    }
+
+    #[test]
+    fn csv_resume_skips_a_bad_record_as_one_record() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("p.csv");
+        let mut bytes = b"id,text,created_at\n1,a,2024-05-01T10:00:00Z\n2,\"".to_vec();
+        bytes.extend_from_slice(b"\xff\xfe not utf-8\",2024-05-01T10:00:00Z\n");
+        bytes.extend_from_slice(b"3,c,2024-05-01T10:00:00Z\n4,d,2024-05-01T10:00:00Z\n");
+        std::fs::write(&path, bytes).expect("write");
+        let (all, end) = read_all(&path, 0);
+        assert_eq!(all.len(), 4);
+        assert!(all[1].is_err(), "{all:?}");
+        assert_eq!(end, 4);
+        let (rest, _) = read_all(&path, 3);
+        let ids: Vec<String> = rest.into_iter().map(|i| i.expect("post").id).collect();
+        assert_eq!(
+            ids,
+            ["4"],
+            "the bad record counts as one record, not as the end"
+        );
     }
 
     #[test]

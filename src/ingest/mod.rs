@@ -36,11 +36,22 @@ pub struct IngestStats {
     pub bad: BTreeMap<(String, String), u64>,
 }
 
+/// Minutes of seen hashes kept in memory before the cache is emptied.
+const SEEN_CACHE_MINUTES: usize = 4096;
+
 /// Writes batches on a thread of its own, so that classifying the next batch and writing
 /// this one overlap; the bounded channel holds the classifier back when the store lags.
 struct Writer {
-    tx: std::sync::mpsc::SyncSender<IngestBatch>,
+    tx: std::sync::mpsc::SyncSender<ToWriter>,
     handle: std::thread::JoinHandle<anyhow::Result<()>>,
+}
+
+/// What the writer thread is handed.
+enum ToWriter {
+    /// A batch to commit.
+    Batch(IngestBatch),
+    /// Answer once every batch sent before is committed.
+    Sync(std::sync::mpsc::SyncSender<()>),
 }
 
 /// Classifies posts and writes them, a batch at a time.
@@ -63,12 +74,17 @@ impl<'a> Ingestor<'a> {
     /// An ingestor writing to `store`.
     pub fn new(watcher: &'a Watcher, store: &'a Store) -> Ingestor<'a> {
         let writer_store = store.clone();
-        let (tx, rx) = std::sync::mpsc::sync_channel::<IngestBatch>(2);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<ToWriter>(2);
         let handle = std::thread::Builder::new()
             .name("veille-store-writer".into())
             .spawn(move || -> anyhow::Result<()> {
-                for batch in rx {
-                    writer_store.commit_ingest(&batch)?;
+                for msg in rx {
+                    match msg {
+                        ToWriter::Batch(batch) => writer_store.commit_ingest(&batch)?,
+                        ToWriter::Sync(done) => {
+                            let _ = done.send(());
+                        }
+                    }
                 }
                 Ok(())
             })
@@ -204,21 +220,37 @@ impl<'a> Ingestor<'a> {
             })
             .collect();
         let batch = std::mem::take(&mut self.batch);
-        let sent = self
-            .writer
-            .as_ref()
-            .is_some_and(|w| w.tx.send(batch).is_ok());
+        self.send(ToWriter::Batch(batch))?;
+        self.dirty.clear();
+        // A bounded cache: a long replay moves on through time. The seen blocks of batches
+        // still on their way to the writer are not in the store yet: wait for them before
+        // forgetting, or a post of those minutes would be counted again.
+        if self.seen.len() > SEEN_CACHE_MINUTES {
+            self.sync()?;
+            self.seen.clear();
+        }
+        self.now = chrono::Utc::now().timestamp();
+        Ok(())
+    }
+
+    /// Waits until every batch committed so far is written to the store.
+    pub fn sync(&mut self) -> anyhow::Result<()> {
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
+        self.send(ToWriter::Sync(done_tx))?;
+        if done_rx.recv().is_err() {
+            self.finish_writer()?;
+            anyhow::bail!("the store writer stopped");
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, msg: ToWriter) -> anyhow::Result<()> {
+        let sent = self.writer.as_ref().is_some_and(|w| w.tx.send(msg).is_ok());
         if !sent {
             // The writer stopped: its error says why.
             self.finish_writer()?;
             anyhow::bail!("the store writer stopped");
         }
-        self.dirty.clear();
-        // A bounded cache: a long replay moves on through time.
-        if self.seen.len() > 4096 {
-            self.seen.clear();
-        }
-        self.now = chrono::Utc::now().timestamp();
         Ok(())
     }
 }

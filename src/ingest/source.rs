@@ -24,12 +24,14 @@ pub struct SourceBatch {
 /// The sending side of the pipeline: bounded, so a slow store holds the sources back.
 pub type Sender = tokio::sync::mpsc::Sender<SourceBatch>;
 
-/// Sends a batch unless the pipeline is shutting down; false when it is.
+/// Sends a batch; false when the source should stop (the pipeline is shutting down or its
+/// consumer is gone).
+///
+/// The batch is delivered even during shutdown: the consumer drains the channel until every
+/// source has dropped its sender, so waiting here always ends, and what a source read before
+/// the stop is stored with its cursor instead of being dropped.
 pub async fn send(tx: &Sender, cancel: &CancellationToken, batch: SourceBatch) -> bool {
-    tokio::select! {
-        _ = cancel.cancelled() => false,
-        sent = tx.send(batch) => sent.is_ok(),
-    }
+    tx.send(batch).await.is_ok() && !cancel.is_cancelled()
 }
 
 /// Capped exponential backoff for reconnecting, reset after a success.
@@ -74,6 +76,29 @@ pub async fn sleep(cancel: &CancellationToken, d: Duration) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_batch_sent_during_shutdown_is_delivered() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        for _ in 0..20 {
+            let batch = SourceBatch {
+                source: "t".into(),
+                cursor: Some("c".into()),
+                ..SourceBatch::default()
+            };
+            assert!(
+                !send(&tx, &cancel, batch).await,
+                "the source is told to stop"
+            );
+            assert_eq!(
+                rx.recv().await.and_then(|b| b.cursor).as_deref(),
+                Some("c"),
+                "and the batch still arrives"
+            );
+        }
+    }
 
     #[test]
     fn backoff_doubles_to_its_cap_and_resets() {

@@ -134,10 +134,15 @@ impl Search {
             let key = query_key(query);
             let mut next_token: Option<String> = None;
             let mut newest: Option<String> = None;
+            // `since_id` moves only once the pages of this poll were all read: a failure on
+            // page N leaves it where it was, and the next poll reads pages 1..N again (the
+            // posts already stored are deduplicated) instead of skipping N and beyond.
+            let mut complete = false;
             let start_time = (chrono::Utc::now()
                 - chrono::Duration::minutes(cfg.lookback_minutes as i64))
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-            for _ in 0..cfg.max_pages.max(1) {
+            let max_pages = cfg.max_pages.max(1);
+            for page_no in 1..=max_pages {
                 let mut params: Vec<(&str, String)> = vec![
                     ("query", query.clone()),
                     ("max_results", "100".into()),
@@ -174,6 +179,15 @@ impl Search {
                 let (posts, bad) = split(page.posts());
                 // Follow the token, not the count: a short page may still have a next one.
                 next_token = page.meta.next_token.clone();
+                // The page cap is deliberate (X bills every post read): past it, the older
+                // posts of this poll are skipped, and said so.
+                if next_token.is_some() && page_no == max_pages {
+                    tracing::warn!(
+                        max_pages,
+                        "recent search: more pages than sources.x.max_pages; older posts of this poll skipped"
+                    );
+                    next_token = None;
+                }
                 let last = next_token.is_none();
                 let batch = SourceBatch {
                     source: key.clone(),
@@ -185,10 +199,11 @@ impl Search {
                     return Ok(());
                 }
                 if last {
+                    complete = true;
                     break;
                 }
             }
-            if let Some(n) = newest {
+            if let (true, Some(n)) = (complete, newest) {
                 *since = Some(n);
             }
         }

@@ -83,6 +83,36 @@ impl Counts {
     }
 }
 
+/// The hours of counters read back from a [`Store::all_counts`] scan.
+#[derive(Debug, Default)]
+pub struct CountsScan {
+    /// Each readable hour (hours since the epoch) with every scope's counts.
+    pub hours: Vec<(i64, std::collections::BTreeMap<String, Counts>)>,
+    /// Hours whose stored value cannot be read: damaged, never taken for zeros.
+    pub corrupt: Vec<i64>,
+}
+
+/// Hours of counters whose stored value cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the store's counters are damaged for {}: they are left as they are, not counted as zero", hour_list(.hours))]
+pub struct CorruptCounters {
+    /// The hours, since the epoch.
+    pub hours: Vec<i64>,
+}
+
+/// `2024-05-01 10:00 UTC, …` for hours since the epoch.
+pub fn hour_list(hours: &[i64]) -> String {
+    hours
+        .iter()
+        .map(|h| {
+            chrono::DateTime::from_timestamp(h * 3600, 0)
+                .map(|t| t.format("%Y-%m-%d %H:00 UTC").to_string())
+                .unwrap_or_else(|| format!("hour {h}"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The scope of the counters of every post.
 pub const ALL_POSTS: &str = "*";
 
@@ -337,49 +367,59 @@ impl Store {
     }
 
     /// Every scope's counters for one hour.
+    ///
+    /// An hour whose value cannot be read is an error naming it ([`CorruptCounters`]): it
+    /// is never taken for zeros, and so never overwritten by a commit.
     pub fn hour_counts(
         &self,
         hour: i64,
     ) -> anyhow::Result<std::collections::BTreeMap<String, Counts>> {
-        Ok(self
-            .state
-            .get(counter_key(hour))?
-            .map(|v| decode_counts(&v))
-            .unwrap_or_default())
+        match self.state.get(counter_key(hour))? {
+            None => Ok(Default::default()),
+            Some(v) => Ok(decode_counts(&v).ok_or(CorruptCounters { hours: vec![hour] })?),
+        }
     }
 
     /// Every scope's counters, hour by hour, for hours in `[from, to)`: one read an hour.
-    pub fn all_counts(
-        &self,
-        from: i64,
-        to: i64,
-    ) -> anyhow::Result<Vec<(i64, std::collections::BTreeMap<String, Counts>)>> {
-        let mut out = Vec::new();
+    /// Hours that cannot be read are listed apart, for the caller to report. A scan of the
+    /// whole range: call it off the async runtime (`spawn_blocking`).
+    pub fn all_counts(&self, from: i64, to: i64) -> anyhow::Result<CountsScan> {
+        let mut out = CountsScan::default();
         for item in self.state.range(counter_key(from)..counter_key(to)) {
             let (k, v) = item?;
-            out.push((time_of(&k[2..]), decode_counts(&v)));
-        }
-        Ok(out)
-    }
-
-    /// The counters of `scope`, hour by hour, for hours in `[from, to)` (hours since the epoch).
-    pub fn counts(&self, scope: &str, from: i64, to: i64) -> anyhow::Result<Vec<(i64, Counts)>> {
-        let mut out = Vec::new();
-        for item in self.state.range(counter_key(from)..counter_key(to)) {
-            let (k, v) = item?;
-            if let Some(c) = decode_counts(&v).remove(scope) {
-                out.push((time_of(&k[2..]), c));
+            let hour = time_of(&k[2..]);
+            match decode_counts(&v) {
+                Some(c) => out.hours.push((hour, c)),
+                None => out.corrupt.push(hour),
             }
         }
         Ok(out)
     }
 
-    /// Every scope that has counters (the entities, and `*`), sorted.
+    /// The counters of `scope`, hour by hour, for hours in `[from, to)` (hours since the epoch).
+    /// Fails on an hour that cannot be read.
+    pub fn counts(&self, scope: &str, from: i64, to: i64) -> anyhow::Result<Vec<(i64, Counts)>> {
+        let scan = self.all_counts(from, to)?;
+        if !scan.corrupt.is_empty() {
+            return Err(CorruptCounters {
+                hours: scan.corrupt,
+            }
+            .into());
+        }
+        Ok(scan
+            .hours
+            .into_iter()
+            .filter_map(|(h, mut c)| c.remove(scope).map(|c| (h, c)))
+            .collect())
+    }
+
+    /// Every scope that has counters (the entities, and `*`), sorted; unreadable hours are
+    /// passed over.
     pub fn scopes(&self) -> anyhow::Result<Vec<String>> {
         let mut out = std::collections::BTreeSet::new();
         for item in self.state.scan_prefix(b"c/") {
             let (_, v) = item?;
-            out.extend(decode_counts(&v).into_keys());
+            out.extend(decode_counts(&v).unwrap_or_default().into_keys());
         }
         Ok(out.into_iter().collect())
     }
@@ -459,8 +499,13 @@ fn remove_all(tree: &sled::Tree, keys: &[sled::IVec]) -> anyhow::Result<()> {
 
 /// The 64-bit FNV-1a hash of a dedup key: what the seen blocks hold.
 pub fn dedup_hash(key: &str) -> u64 {
+    dedup_hash_bytes(key.as_bytes())
+}
+
+/// The 64-bit FNV-1a hash of bytes.
+pub fn dedup_hash_bytes(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in key.as_bytes() {
+    for &b in bytes {
         h ^= b as u64;
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
@@ -483,21 +528,22 @@ fn encode_counts(all: &std::collections::BTreeMap<String, Counts>) -> Vec<u8> {
     serde_json::to_vec(&map).expect("a map of numbers serialises")
 }
 
-fn decode_counts(v: &[u8]) -> std::collections::BTreeMap<String, Counts> {
-    let map: std::collections::BTreeMap<String, [u64; 3]> =
-        serde_json::from_slice(v).unwrap_or_default();
-    map.into_iter()
-        .map(|(k, [posts, mentioning, critical])| {
-            (
-                k,
-                Counts {
-                    posts,
-                    mentioning,
-                    critical,
-                },
-            )
-        })
-        .collect()
+fn decode_counts(v: &[u8]) -> Option<std::collections::BTreeMap<String, Counts>> {
+    let map: std::collections::BTreeMap<String, [u64; 3]> = serde_json::from_slice(v).ok()?;
+    Some(
+        map.into_iter()
+            .map(|(k, [posts, mentioning, critical])| {
+                (
+                    k,
+                    Counts {
+                        posts,
+                        mentioning,
+                        critical,
+                    },
+                )
+            })
+            .collect(),
+    )
 }
 
 fn snapshot_key(platform: Platform, month: Month, account: &str) -> Vec<u8> {
@@ -586,5 +632,39 @@ mod tests {
         }
         let err = Store::open(&path).expect_err("schema 99 refused");
         assert!(format!("{err:#}").contains("schema version 99"), "{err:#}");
+    }
+
+    #[test]
+    fn a_damaged_hour_of_counters_is_reported_and_never_overwritten() {
+        let store = Store::temporary().expect("store");
+        let hour = 475_000;
+        store
+            .state
+            .insert(counter_key(hour), b"{not json".as_slice())
+            .expect("poke");
+        let scan = store.all_counts(0, i64::MAX / 8).expect("scan");
+        assert_eq!(
+            (scan.hours.len(), scan.corrupt.as_slice()),
+            (0, &[hour][..])
+        );
+        let mut batch = IngestBatch::default();
+        batch.counts.insert(
+            ("SNCF".into(), hour),
+            Counts {
+                posts: 1,
+                mentioning: 1,
+                critical: 0,
+            },
+        );
+        let err = store.commit_ingest(&batch).expect_err("refused");
+        assert!(
+            format!("{err:#}").contains("damaged for 2024-03-09 16:00 UTC"),
+            "{err:#}"
+        );
+        assert_eq!(
+            store.state.get(counter_key(hour)).expect("get").as_deref(),
+            Some(&b"{not json"[..]),
+            "the damaged value is left for a person to look at"
+        );
     }
 }

@@ -297,3 +297,53 @@ async fn the_stream_syncs_its_rules_reads_lines_and_reconnects_after_a_drop() {
         "{posts_bodies:?}"
     );
 }
+
+/// Serves the first page, then fails on the second with a 503 every time.
+struct FailingSecondPage;
+
+impl Respond for FailingSecondPage {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        if req.url.query_pairs().any(|(k, _)| k == "next_token") {
+            return ResponseTemplate::new(503);
+        }
+        ResponseTemplate::new(200).set_body_json(json!({
+            "data": [tweet("30", "@SNCF une honte")],
+            "meta": {"newest_id": "30", "oldest_id": "30", "result_count": 1, "next_token": "t2"}}))
+    }
+}
+
+#[tokio::test]
+async fn a_transient_failure_on_a_later_page_does_not_move_since_id() {
+    // Arrange
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/2/tweets/search/recent"))
+        .respond_with(FailingSecondPage)
+        .mount(&server)
+        .await;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let cancel = CancellationToken::new();
+    let mut s = Search::new(
+        &cfg(&server.uri()),
+        SecretString::from("tok"),
+        vec!["(SNCF) -is:retweet".into()],
+        &HashMap::new(),
+        fast(),
+    );
+    // Act: two polls, page 2 failing both times.
+    s.poll_once(&tx, &cancel).await.expect("polls");
+    s.poll_once(&tx, &cancel).await.expect("polls again");
+    // Assert
+    let batches = drain(&mut rx).await;
+    assert!(
+        batches.iter().all(|b| b.cursor.is_none()),
+        "no cursor is stored past a page never read"
+    );
+    let requests = server.received_requests().await.expect("recorded");
+    assert!(
+        requests
+            .iter()
+            .all(|r| !r.url.query_pairs().any(|(k, _)| k == "since_id")),
+        "the second poll starts again from the first page's start, not past page 2"
+    );
+}
