@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::model::EntitySpec;
@@ -60,13 +61,12 @@ impl Default for StoreConfig {
 }
 
 impl StoreConfig {
-    /// Applies the retention periods now; returns the posts and counter rows deleted.
-    pub fn prune(&self, store: &crate::store::Store) -> anyhow::Result<(usize, usize)> {
-        let now = chrono::Utc::now().timestamp();
-        let posts_before = now - i64::from(self.posts_retention_days) * 86_400;
-        let counters_before =
-            (now - i64::from(self.counters_retention_days) * 86_400).div_euclid(3600);
-        store.prune(posts_before, counters_before)
+    /// The retention periods, for [`crate::store::Store::apply_retention`].
+    pub fn retention(&self) -> crate::store::Retention {
+        crate::store::Retention {
+            posts_days: self.posts_retention_days,
+            counters_days: self.counters_retention_days,
+        }
     }
 }
 
@@ -259,19 +259,43 @@ impl Config {
 
     /// Checks what serde cannot: one clear message for the first problem.
     pub fn validate(&self) -> anyhow::Result<()> {
-        for (i, e) in self.entities.iter().enumerate() {
-            anyhow::ensure!(
-                !e.name.trim().is_empty(),
-                "entity #{} has an empty name",
-                i + 1
-            );
-        }
+        anyhow::ensure!(
+            !self.store.path.as_os_str().is_empty(),
+            "store.path is empty: name the store's directory (default data/veille.db)"
+        );
+        validate_entities(&self.entities)?;
         let t = &self.classifier.tuning;
         anyhow::ensure!(
             t.threshold.is_finite() && t.threshold > 0.0,
             "classifier.tuning.threshold must be a positive number"
         );
         Ok(())
+    }
+}
+
+/// The outside services' credentials. They come from the environment only, never from a
+/// configuration file, and never reach a log, an error or the store (`SecretString`).
+#[derive(Debug, Default, Clone)]
+pub struct Tokens {
+    /// `X_BEARER_TOKEN`.
+    pub x: Option<SecretString>,
+    /// `INSTAGRAM_ACCESS_TOKEN`.
+    pub instagram: Option<SecretString>,
+}
+
+impl Tokens {
+    /// From `X_BEARER_TOKEN` and `INSTAGRAM_ACCESS_TOKEN`.
+    pub fn from_env() -> Tokens {
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .map(SecretString::from)
+        };
+        Tokens {
+            x: var("X_BEARER_TOKEN"),
+            instagram: var("INSTAGRAM_ACCESS_TOKEN"),
+        }
     }
 }
 
@@ -289,7 +313,47 @@ pub fn read_watch_file(path: &Path) -> anyhow::Result<Vec<EntitySpec>> {
         .with_context(|| format!("reading watch file {}", path.display()))?;
     let file: WatchFile =
         toml::from_str(&text).with_context(|| format!("parsing watch file {}", path.display()))?;
+    validate_entities(&file.entity).with_context(|| format!("watch file {}", path.display()))?;
     Ok(file.entity)
+}
+
+/// Refuses watched names that would count a post twice or match nothing: an empty name, or
+/// a name or alias that another entity also has (`Lyon` and `lyon`, an alias equal to another
+/// entity's name), compared with case and accents folded. An entity repeating its own alias
+/// is harmless and accepted.
+pub fn validate_entities(entities: &[EntitySpec]) -> anyhow::Result<()> {
+    use std::collections::HashMap;
+    let mut owner: HashMap<String, usize> = HashMap::new();
+    for (i, e) in entities.iter().enumerate() {
+        anyhow::ensure!(
+            !e.name.trim().is_empty(),
+            "entity #{} has an empty name",
+            i + 1
+        );
+        for term in std::iter::once(&e.name).chain(&e.aliases) {
+            let key = crate::watch::fold::fold(term.trim());
+            anyhow::ensure!(
+                !key.trim_start_matches(['@', '#']).is_empty(),
+                "entity {:?} has an empty alias",
+                e.name
+            );
+            if let Some(&j) = owner.get(&key) {
+                if j != i {
+                    let other = &entities[j].name;
+                    anyhow::bail!(
+                        "{term:?} is watched twice, by entity {other:?} (#{}) and entity {:?} (#{}): \
+                         a post naming it would be counted twice; merge them into one [[entity]] \
+                         or remove one",
+                        j + 1,
+                        e.name,
+                        i + 1
+                    );
+                }
+            }
+            owner.insert(key, i);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -331,6 +395,79 @@ mod tests {
             jail.create_file("config/local.toml", "[store]\npaht = \"x\"\n")?;
             let err = load().expect_err("typo refused");
             assert!(format!("{err:#}").contains("paht"), "{err:#}");
+            Ok(())
+        });
+    }
+
+    fn watch(text: &str) -> anyhow::Result<Vec<EntitySpec>> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("w.toml");
+        std::fs::write(&path, text).expect("write");
+        read_watch_file(&path)
+    }
+
+    #[test]
+    fn watch_files_refuse_unknown_keys_empty_names_and_names_watched_twice() {
+        let err = watch("[[entity]]\nname = \"Lyon\"\nalias = [\"@lyon\"]\n").expect_err("typo");
+        assert!(
+            format!("{err:#}").contains("unknown field `alias`"),
+            "{err:#}"
+        );
+        assert!(format!("{err:#}").contains("aliases"), "{err:#}");
+        let err = watch("[[entity]]\nname = \" \"\n").expect_err("empty");
+        assert!(format!("{err:#}").contains("empty name"), "{err:#}");
+        let err =
+            watch("[[entity]]\nname = \"Lyon\"\n[[entity]]\nname = \"lyon\"\n").expect_err("twice");
+        assert!(format!("{err:#}").contains("watched twice"), "{err:#}");
+        let err = watch(
+            "[[entity]]\nname = \"Métropole de Lyon\"\naliases = [\"Lyon\"]\n[[entity]]\nname = \"LYON\"\n",
+        )
+        .expect_err("alias of another");
+        assert!(
+            format!("{err:#}").contains("\"LYON\" is watched twice"),
+            "{err:#}"
+        );
+        watch("[[entity]]\nname = \"Lyon\"\naliases = [\"lyon\", \"@Lyon\", \"#lyon\"]\n")
+            .expect("an entity may repeat its own name");
+    }
+
+    #[test]
+    fn watch_file_kinds_are_forgiving() {
+        let e = watch(
+            "[[entity]]\nname = \"A\"\nkind = \"city\"\n[[entity]]\nname = \"B\"\nkind = \"department\"\n\
+             [[entity]]\nname = \"C\"\nkind = \"Commune\"\n[[entity]]\nname = \"D\"\nkind = \"département\"\n\
+             [[entity]]\nname = \"E\"\nkind = \"Région\"\n[[entity]]\nname = \"F\"\nkind = \"métropole\"\n",
+        )
+        .expect("forgiving kinds");
+        let kinds: Vec<EntityKind> = e.iter().map(|e| e.kind).collect();
+        use crate::model::EntityKind;
+        assert_eq!(
+            kinds,
+            [
+                EntityKind::Commune,
+                EntityKind::Departement,
+                EntityKind::Commune,
+                EntityKind::Departement,
+                EntityKind::Region,
+                EntityKind::Intercommunalite
+            ]
+        );
+        let err = watch("[[entity]]\nname = \"A\"\nkind = \"planet\"\n").expect_err("unknown");
+        assert!(
+            format!("{err:#}").contains("valid kinds: brand, commune"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn an_empty_store_path_is_refused() {
+        Jail::expect_with(|jail| {
+            jail.set_env("VEILLE_STORE__PATH", "");
+            let err = load().expect_err("empty path");
+            assert!(
+                format!("{err:#}").contains("store.path is empty"),
+                "{err:#}"
+            );
             Ok(())
         });
     }

@@ -6,7 +6,10 @@
 use serde::{Deserialize, Serialize};
 
 /// What kind of thing a watched entity is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+///
+/// Read forgivingly, as `rank` reads categories: case, accents and English are accepted
+/// (`Commune`, `département`, `city`, `department`, `région`, `metropole`…).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum EntityKind {
     /// A company or product brand.
@@ -26,8 +29,91 @@ pub enum EntityKind {
     Other,
 }
 
+impl EntityKind {
+    /// Every kind, in the order they are listed to users.
+    pub const ALL: [EntityKind; 7] = [
+        EntityKind::Brand,
+        EntityKind::Commune,
+        EntityKind::Departement,
+        EntityKind::Region,
+        EntityKind::Intercommunalite,
+        EntityKind::Person,
+        EntityKind::Other,
+    ];
+
+    /// The identifier written in files.
+    pub fn id(self) -> &'static str {
+        match self {
+            EntityKind::Brand => "brand",
+            EntityKind::Commune => "commune",
+            EntityKind::Departement => "departement",
+            EntityKind::Region => "region",
+            EntityKind::Intercommunalite => "intercommunalite",
+            EntityKind::Person => "person",
+            EntityKind::Other => "other",
+        }
+    }
+
+    /// Reads a kind as users write it, in French or English, with or without accents.
+    pub fn parse(input: &str) -> Option<EntityKind> {
+        let folded: String = input
+            .trim()
+            .chars()
+            .flat_map(char::to_lowercase)
+            .map(|c| match c {
+                'à' | 'â' | 'ä' => 'a',
+                'é' | 'è' | 'ê' | 'ë' => 'e',
+                'î' | 'ï' => 'i',
+                'ô' | 'ö' => 'o',
+                'ù' | 'û' | 'ü' => 'u',
+                'ç' => 'c',
+                '-' | '_' => ' ',
+                c => c,
+            })
+            .collect();
+        let word = folded.trim_end_matches('s');
+        Some(match word {
+            "brand" | "marque" | "company" | "entreprise" | "product" | "produit" => {
+                EntityKind::Brand
+            }
+            "commune" | "ville" | "city" | "town" | "village" | "municipality" => {
+                EntityKind::Commune
+            }
+            "departement" | "department" | "dept" => EntityKind::Departement,
+            "region" => EntityKind::Region,
+            "intercommunalite"
+            | "metropole"
+            | "metropoli"
+            | "metropolis"
+            | "agglomeration"
+            | "communaute de commune"
+            | "communaute d'agglomeration"
+            | "epci" => EntityKind::Intercommunalite,
+            "person" | "personne" | "people" | "elu" | "personality" | "personnalite" => {
+                EntityKind::Person
+            }
+            "other" | "autre" | "event" | "evenement" | "topic" | "sujet" => EntityKind::Other,
+            _ => return None,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for EntityKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<EntityKind, D::Error> {
+        let s = String::deserialize(d)?;
+        EntityKind::parse(&s).ok_or_else(|| {
+            let valid: Vec<&str> = EntityKind::ALL.iter().map(|k| k.id()).collect();
+            serde::de::Error::custom(format!(
+                "unknown kind {s:?}; valid kinds: {} (French or English, e.g. city, department)",
+                valid.join(", ")
+            ))
+        })
+    }
+}
+
 /// One watched brand or territory, as written in config or in a `--watch` file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EntitySpec {
     /// The display name; it is also matched as a plain name.
     pub name: String,
@@ -236,6 +322,66 @@ impl Lang {
     }
 }
 
+/// A social network accounts are ranked on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    /// X, formerly Twitter.
+    Twitter,
+    /// Instagram.
+    Instagram,
+    /// Bluesky.
+    Bluesky,
+    /// Facebook.
+    Facebook,
+}
+
+impl Platform {
+    /// Every platform, in display order.
+    pub const ALL: [Platform; 4] = [
+        Platform::Twitter,
+        Platform::Instagram,
+        Platform::Bluesky,
+        Platform::Facebook,
+    ];
+
+    /// The identifier used in keys, files and commands.
+    pub fn id(self) -> &'static str {
+        match self {
+            Platform::Twitter => "twitter",
+            Platform::Instagram => "instagram",
+            Platform::Bluesky => "bluesky",
+            Platform::Facebook => "facebook",
+        }
+    }
+
+    /// The name shown to users.
+    pub fn display(self) -> &'static str {
+        match self {
+            Platform::Twitter => "X (Twitter)",
+            Platform::Instagram => "Instagram",
+            Platform::Bluesky => "Bluesky",
+            Platform::Facebook => "Facebook",
+        }
+    }
+
+    /// Every name users give it (`x`, `tw`, `insta`…).
+    pub fn names(self) -> &'static [&'static str] {
+        match self {
+            Platform::Twitter => &["twitter", "x", "tw", "tweets"],
+            Platform::Instagram => &["instagram", "insta", "ig"],
+            Platform::Bluesky => &["bluesky", "bsky", "bluesky social"],
+            Platform::Facebook => &["facebook", "fb", "meta"],
+        }
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
 /// What was measured of one account on one platform for one month, or published about it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Snapshot {
@@ -254,13 +400,48 @@ pub struct Snapshot {
     /// Likes + comments/replies + shares on the month's posts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interactions_month: Option<u64>,
-    /// A rank published by someone else (the Observatoire), when only ranks are known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub published_rank: Option<u32>,
+    /// Ranks published by someone else (the Observatoire), by the category id of the list
+    /// each was published in: a 1st among the « grandes villes » is not a 1st among the
+    /// « villes ».
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub published_ranks: std::collections::BTreeMap<String, u32>,
     /// Where the figures come from (`X API`, `eTerritoire, 2014`, `import FILE.csv`).
     pub source: String,
     /// When they were collected or imported.
     pub collected_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Snapshot {
+    /// Takes in the figures `newer` carries, keeping those it does not: an import of some
+    /// columns, or a collection, never wipes the month's other figures.
+    pub fn merge(&mut self, newer: &Snapshot) {
+        let fields = [
+            (&mut self.followers, newer.followers),
+            (&mut self.following, newer.following),
+            (&mut self.posts_total, newer.posts_total),
+            (&mut self.posts_month, newer.posts_month),
+            (&mut self.interactions_month, newer.interactions_month),
+        ];
+        for (mine, theirs) in fields {
+            if theirs.is_some() {
+                *mine = theirs;
+            }
+        }
+        self.published_ranks.extend(
+            newer
+                .published_ranks
+                .iter()
+                .map(|(category, rank)| (category.clone(), *rank)),
+        );
+        if !newer.source.is_empty() && !self.source.split("; ").any(|s| s == newer.source) {
+            self.source = if self.source.is_empty() {
+                newer.source.clone()
+            } else {
+                format!("{}; {}", self.source, newer.source)
+            };
+        }
+        self.collected_at = self.collected_at.max(newer.collected_at);
+    }
 }
 
 /// A post from any source, as the watcher reads it.

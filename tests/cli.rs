@@ -190,7 +190,7 @@ fn position_prints_the_history_and_the_monthly_message() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("In June 2021, @gersledepartement is 1st of the départements on Instagram (=), for the 6th month in a row."),
+        text.contains("In June 2021, @gersledepartement is 1st of the departments on Instagram (=), for the 6th month in a row."),
         "{text}"
     );
 }

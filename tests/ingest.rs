@@ -13,14 +13,12 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
+use veille::commands::Context;
 use veille::config::Config;
 use veille::ingest::pipeline::{self, Options};
 use veille::model::{EntityKind, EntitySpec};
 use veille::rank::collect::Tokens;
 use veille::store::{Store, ALL_POSTS};
-use veille::watch::classifier::Tuning;
-use veille::watch::lexicon::Lexicon;
-use veille::watch::Watcher;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -82,10 +80,6 @@ fn config(store: &std::path::Path, jetstream: Option<SocketAddr>) -> Config {
     c
 }
 
-fn watcher() -> Watcher {
-    Watcher::new(&sncf(), Lexicon::bundled(), Tuning::default())
-}
-
 /// Runs the pipeline until the fake saw `connections` connections, then stops it.
 async fn run_until(
     cfg: &Config,
@@ -106,12 +100,10 @@ async fn run_until(
     tokio::time::timeout(
         Duration::from_secs(20),
         pipeline::run(
-            cfg,
-            &sncf(),
-            watcher(),
-            store,
+            &Context::with_store(cfg.clone(), sncf(), store).expect("context"),
             &Tokens::default(),
             Options::default(),
+            None,
             shutdown,
         ),
     )

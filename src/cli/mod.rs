@@ -14,7 +14,6 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{self, Config};
 use crate::model::EntitySpec;
-use crate::watch::lexicon::Lexicon;
 use crate::watch::Watcher;
 
 /// Veille: watch what social networks say of your brand or territory.
@@ -78,8 +77,11 @@ impl WatchArgs {
 
 /// Builds the watcher for `entities` from the config's lexicon and tuning.
 pub fn build_watcher(config: &Config, entities: &[EntitySpec]) -> anyhow::Result<Watcher> {
-    let lexicon = Lexicon::load(&config.classifier.extra_cues)?;
-    Ok(Watcher::new(entities, lexicon, config.classifier.tuning))
+    crate::watch::build(
+        &config.classifier.extra_cues,
+        config.classifier.tuning,
+        entities,
+    )
 }
 
 /// Runs the parsed command line.

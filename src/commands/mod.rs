@@ -1,6 +1,144 @@
-//! The commands' logic, front-end neutral: arguments in, data or a user-safe error out.
+//! The command core: every user-facing command, front-end neutral.
 //!
-//! The command line calls these today; the Discord bot and the console will call the same
-//! functions. Errors are written for the user, in the user's language.
+//! A command is a function from typed arguments and one shared [`Context`] to a typed reply
+//! or a [`CommandError`]. Front-ends only parse and render: `cli/` renders terminal text,
+//! the Discord bot and the console render theirs from the same replies. A command never
+//! prints; long work reports progress through a callback.
+//!
+//! Errors keep apart what the user did wrong ([`CommandError::User`], already in the user's
+//! language, shown to them) from what broke ([`CommandError::Internal`], logged with its
+//! cause; the user sees a short generic answer). Commands that scan the store are blocking
+//! and say so: front-ends on tokio call them through `spawn_blocking`.
 
+pub mod collect;
+pub mod import;
 pub mod rank;
+pub mod replay;
+pub mod stats;
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::model::{EntitySpec, Lang};
+use crate::rank::catalog::{Catalog, UnknownName};
+use crate::rank::seeds;
+use crate::store::Store;
+use crate::watch::Watcher;
+
+/// What every command may use: the configuration, the store, the catalogue and the watcher.
+/// One per process; cheap to share behind an `Arc`.
+#[derive(Clone)]
+pub struct Context {
+    /// The configuration it was opened with.
+    pub config: Config,
+    /// The store (sled handles are shared, not copied).
+    pub store: Store,
+    /// The ranked accounts.
+    pub catalog: Arc<Catalog>,
+    /// The watched names, and the watcher built from them.
+    pub entities: Arc<Vec<EntitySpec>>,
+    /// The matcher and classifier.
+    pub watcher: Arc<Watcher>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("store", &self.config.store.path)
+            .field("entities", &self.entities.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// Opens the store at the configured path, loads the catalogue (importing the seed
+    /// figures on first start unless `rank.demo_data` is off) and builds the watcher for
+    /// `entities`.
+    pub fn open(config: Config, entities: Vec<EntitySpec>) -> anyhow::Result<Context> {
+        let store = Store::open(&config.store.path)?;
+        Context::with_store(config, entities, store)
+    }
+
+    /// [`Context::open`] on a store already open (a temporary one in tests).
+    pub fn with_store(
+        config: Config,
+        entities: Vec<EntitySpec>,
+        store: Store,
+    ) -> anyhow::Result<Context> {
+        crate::config::validate_entities(&entities)?;
+        let catalog = Catalog::load(&config.rank.catalog)?;
+        if config.rank.demo_data && seeds::ensure(&store, &catalog)? {
+            tracing::info!("imported the seed articles' figures into the store");
+        }
+        let watcher = crate::watch::build(
+            &config.classifier.extra_cues,
+            config.classifier.tuning,
+            &entities,
+        )?;
+        Ok(Context {
+            config,
+            store,
+            catalog: Arc::new(catalog),
+            entities: Arc::new(entities),
+            watcher: Arc::new(watcher),
+        })
+    }
+}
+
+/// Why a command gave no reply.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The user asked for something that cannot be (an unknown category, a bad month, a
+    /// malformed file): the message, in the user's language, is for them.
+    #[error("{0}")]
+    User(String),
+    /// Something broke (the store, a bug): logged with its cause; the user is told little.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// A command's result.
+pub type CommandResult<T> = Result<T, CommandError>;
+
+impl CommandError {
+    /// A user error in their language.
+    pub fn user(message: impl Into<String>) -> CommandError {
+        CommandError::User(message.into())
+    }
+
+    /// A user error with a French and an English message.
+    pub fn user_in(lang: Lang, fr: impl Into<String>, en: impl Into<String>) -> CommandError {
+        CommandError::User(match lang {
+            Lang::Fr => fr.into(),
+            Lang::En => en.into(),
+        })
+    }
+
+    /// What a front-end shows the user: the message of a user error, a short generic
+    /// sentence for an internal one (whose cause goes to the log, see [`CommandError::log`]).
+    pub fn reply(&self, lang: Lang) -> String {
+        match self {
+            CommandError::User(m) => m.clone(),
+            CommandError::Internal(_) => match lang {
+                Lang::Fr => "Une erreur interne est survenue ; elle est consignée dans le journal de Veille.".into(),
+                Lang::En => "Something went wrong inside Veille; the cause is in its log.".into(),
+            },
+        }
+    }
+
+    /// Logs an internal error once, with its chain and what the command was; user errors
+    /// are not logged as errors.
+    pub fn log(&self, command: &str) {
+        match self {
+            CommandError::User(m) => tracing::info!(command, message = %m, "command refused"),
+            CommandError::Internal(e) => {
+                tracing::error!(command, error = format!("{e:#}"), "command failed")
+            }
+        }
+    }
+}
+
+/// Turns an [`UnknownName`] into a user error in `lang`.
+pub fn unknown(lang: Lang) -> impl Fn(UnknownName) -> CommandError {
+    move |e| CommandError::User(e.message(lang))
+}

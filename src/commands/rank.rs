@@ -2,8 +2,7 @@
 
 use std::collections::HashMap;
 
-use anyhow::bail;
-
+use super::{unknown, CommandError, CommandResult, Context};
 use crate::model::{Lang, Month};
 use crate::rank::catalog::{Catalog, Platform};
 use crate::rank::positions::{self, MonthSnapshots, Ranking};
@@ -35,19 +34,25 @@ fn loader(
     }
 }
 
+/// The language to answer `q` in: `asked` when the user chose one, English when they named
+/// the category in English (`cities`, `departments`), French otherwise.
+pub fn reply_lang(catalog: &Catalog, q: &RankQuery, asked: Option<Lang>) -> Lang {
+    asked.unwrap_or(if catalog.is_english_name(&q.category) {
+        Lang::En
+    } else {
+        Lang::Fr
+    })
+}
+
 /// The ranking asked for, or a clear error: unknown names list the valid ones, a month with no
-/// data names the months that have some.
-pub fn rank(
-    store: &Store,
-    catalog: &Catalog,
-    q: &RankQuery,
-    lang: Lang,
-) -> anyhow::Result<Ranking> {
-    let in_lang = |e: crate::rank::catalog::UnknownName| anyhow::Error::msg(e.message(lang));
-    let category = catalog.category(&q.category).map_err(in_lang)?;
-    let platform = Platform::parse(&q.platform).map_err(in_lang)?;
+/// data names the months that have some. Reads a few months of snapshots (blocking).
+pub fn rank(ctx: &Context, q: &RankQuery, lang: Lang) -> CommandResult<Ranking> {
+    let (store, catalog) = (&ctx.store, &*ctx.catalog);
+    let in_lang = unknown(lang);
+    let category = catalog.category(&q.category).map_err(&in_lang)?;
+    let platform = Platform::parse(&q.platform).map_err(&in_lang)?;
     let metric = match &q.metric {
-        Some(m) => Metric::parse(m).map_err(in_lang)?,
+        Some(m) => Metric::parse(m).map_err(&in_lang)?,
         None => Metric::default_for(platform),
     };
     let keys: Vec<String> = category.accounts.iter().map(|a| a.key(platform)).collect();
@@ -57,13 +62,16 @@ pub fn rank(
         Lang::En => &category.label_en,
     };
     let month = match &q.month {
-        Some(m) => m.parse::<Month>().map_err(anyhow::Error::msg)?,
+        Some(m) => parse_month(m, lang)?,
         None => match months.last() {
             Some(m) => *m,
-            None => match lang {
-                Lang::Fr => bail!("aucune donnée pour les {label} sur {}", platform.display()),
-                Lang::En => bail!("no data for the {label} on {}", platform.display()),
-            },
+            None => {
+                return Err(CommandError::user_in(
+                    lang,
+                    format!("aucune donnée pour les {label} sur {}", platform.display()),
+                    format!("no data for the {label} on {}", platform.display()),
+                ))
+            }
         },
     };
     match positions::ranking(category, platform, metric, month, loader(store, platform))? {
@@ -75,18 +83,19 @@ pub fn rank(
             } else {
                 list.join(", ")
             };
-            match lang {
-                Lang::Fr => bail!(
+            Err(CommandError::user_in(
+                lang,
+                format!(
                     "pas de données pour les {label} sur {} en {} ; mois disponibles : {list}",
                     platform.display(),
                     month.name(lang)
                 ),
-                Lang::En => bail!(
+                format!(
                     "no data for the {label} on {} in {}; months with data: {list}",
                     platform.display(),
                     month.name(lang)
                 ),
-            }
+            ))
         }
     }
 }
@@ -100,27 +109,38 @@ pub struct Position {
     pub row: usize,
 }
 
+/// A month as the user wrote it, or a user error in `lang`.
+pub fn parse_month(input: &str, lang: Lang) -> CommandResult<Month> {
+    input.parse::<Month>().map_err(|_| {
+        CommandError::user_in(
+            lang,
+            format!("{input:?} n'est pas un mois : écrivez AAAA-MM, par exemple 2021-06"),
+            format!("{input:?} is not a month: write YYYY-MM, e.g. 2021-06"),
+        )
+    })
+}
+
 /// Where `account` (handle or name) stood each month with data, on `platform` or on every
-/// platform, in every category it is ranked in; oldest first.
+/// platform, in every category it is ranked in; oldest first. Ranks every month the account
+/// has data for (blocking).
 pub fn position(
-    store: &Store,
-    catalog: &Catalog,
+    ctx: &Context,
     account: &str,
     platform: Option<&str>,
     lang: Lang,
-) -> anyhow::Result<Vec<Position>> {
+) -> CommandResult<Vec<Position>> {
+    let (store, catalog) = (&ctx.store, &*ctx.catalog);
     let platform = platform
         .map(Platform::parse)
         .transpose()
-        .map_err(|e| anyhow::Error::msg(e.message(lang)))?;
+        .map_err(unknown(lang))?;
     let found = catalog.find_account(account, platform);
     if found.is_empty() {
-        match lang {
-            Lang::Fr => bail!("compte inconnu : {account} (ni un @compte ni un nom du catalogue)"),
-            Lang::En => {
-                bail!("unknown account: {account} (neither a catalogue @handle nor a name)")
-            }
-        }
+        return Err(CommandError::user_in(
+            lang,
+            format!("compte inconnu : {account} (ni un @compte ni un nom du catalogue)"),
+            format!("unknown account: {account} (neither a catalogue @handle nor a name)"),
+        ));
     }
     let platforms: Vec<Platform> = platform.map_or(Platform::ALL.to_vec(), |p| vec![p]);
     let mut out = Vec::new();
@@ -151,12 +171,34 @@ pub fn position(
         )
     });
     if out.is_empty() {
-        match lang {
-            Lang::Fr => bail!("aucune position connue pour {account}"),
-            Lang::En => bail!("no known position for {account}"),
-        }
+        return Err(CommandError::user_in(
+            lang,
+            format!("aucune position connue pour {account}"),
+            format!("no known position for {account}"),
+        ));
     }
     Ok(out)
+}
+
+/// One line of an account's history: month, platform, category, rank, move, value.
+pub fn position_line(p: &Position, lang: Lang) -> String {
+    let r = &p.ranking;
+    let row = &r.rows[p.row];
+    let line = format!(
+        "{}  {:<10} {:<28} {:>4}  {:<8} {}",
+        r.month,
+        r.platform.id(),
+        match lang {
+            Lang::Fr => &r.label_fr,
+            Lang::En => &r.label_en,
+        },
+        crate::rank::message::ordinal(row.rank, lang),
+        row.movement.symbol(lang),
+        row.value
+            .map(|v| r.metric.format(v, lang))
+            .unwrap_or_default()
+    );
+    line.trim_end().to_string()
 }
 
 #[cfg(test)]
@@ -164,15 +206,15 @@ mod tests {
     use super::*;
     use crate::rank::{message, seeds};
 
-    fn seeded() -> (Store, Catalog) {
+    fn seeded() -> Context {
         let store = Store::temporary().expect("store");
-        let catalog = Catalog::bundled();
-        assert!(seeds::ensure(&store, &catalog).expect("seeds"));
+        let ctx =
+            Context::with_store(crate::config::Config::default(), vec![], store).expect("context");
         assert!(
-            !seeds::ensure(&store, &catalog).expect("seeds"),
+            !seeds::ensure(&ctx.store, &ctx.catalog).expect("seeds"),
             "imported once only"
         );
-        (store, catalog)
+        ctx
     }
 
     fn q(category: &str, platform: &str) -> RankQuery {
@@ -185,8 +227,8 @@ mod tests {
 
     #[test]
     fn the_eterritoire_ranking_is_reproduced_as_published() {
-        let (store, catalog) = seeded();
-        let r = rank(&store, &catalog, &q("villes", "twitter"), Lang::Fr).expect("ranking");
+        let ctx = seeded();
+        let r = rank(&ctx, &q("villes", "twitter"), Lang::Fr).expect("ranking");
         assert_eq!(r.month.to_string(), "2014-09");
         assert_eq!(r.rows.len(), 30);
         let top: Vec<(u32, &str, f64)> = r
@@ -229,14 +271,30 @@ mod tests {
             .all(|(i, x)| x.rank == i as u32 + 1 && !x.tied));
         assert!(r.rows.iter().all(|x| x.movement == positions::Move::New));
         // The same with other spellings.
-        let same = rank(&store, &catalog, &q("cities", "X"), Lang::En).expect("ranking");
+        let same = rank(&ctx, &q("cities", "X"), Lang::En).expect("ranking");
         assert_eq!(same.rows, r.rows);
     }
 
     #[test]
+    fn a_published_rank_belongs_to_the_list_it_was_published_in() {
+        let ctx = seeded();
+        let r = rank(&ctx, &q("villes", "instagram"), Lang::Fr);
+        // Tours, Menton and Méailles were 1st of the grandes, moyennes and petites villes:
+        // none of that ranks the « villes ».
+        assert!(r.is_err(), "{:?}", r.map(|r| r.rows.len()));
+        let r = rank(&ctx, &q("grandes villes", "instagram"), Lang::Fr).expect("ranking");
+        let rows: Vec<(u32, &str)> = r
+            .rows
+            .iter()
+            .map(|x| (x.rank, x.account.name.as_str()))
+            .collect();
+        assert_eq!(rows, [(1, "Tours")]);
+    }
+
+    #[test]
     fn the_observatoire_departements_are_reproduced_with_the_gers_streak() {
-        let (store, catalog) = seeded();
-        let r = rank(&store, &catalog, &q("départements", "instagram"), Lang::Fr).expect("ranking");
+        let ctx = seeded();
+        let r = rank(&ctx, &q("départements", "instagram"), Lang::Fr).expect("ranking");
         assert_eq!(r.month.to_string(), "2021-06");
         let names: Vec<&str> = r.rows.iter().map(|x| x.account.name.as_str()).collect();
         assert_eq!(
@@ -262,34 +320,27 @@ mod tests {
 
     #[test]
     fn position_gives_the_account_history() {
-        let (store, catalog) = seeded();
-        let h = position(
-            &store,
-            &catalog,
-            "@gersledepartement",
-            Some("instagram"),
-            Lang::Fr,
-        )
-        .expect("history");
+        let ctx = seeded();
+        let h = position(&ctx, "@gersledepartement", Some("instagram"), Lang::Fr).expect("history");
         assert_eq!(h.len(), 6);
         let streaks: Vec<u32> = h.iter().map(|p| p.ranking.rows[p.row].streak).collect();
         assert_eq!(streaks, [1, 2, 3, 4, 5, 6]);
-        let err = position(&store, &catalog, "@nobody", None, Lang::En).expect_err("unknown");
+        let err = position(&ctx, "@nobody", None, Lang::En).expect_err("unknown");
         assert!(err.to_string().contains("unknown account"), "{err}");
     }
 
     #[test]
     fn bad_names_and_empty_months_get_clear_errors() {
-        let (store, catalog) = seeded();
-        let err = rank(&store, &catalog, &q("vilels", "twitter"), Lang::En).expect_err("typo");
-        assert!(err.to_string().contains("did you mean villes?"), "{err}");
-        let err = rank(&store, &catalog, &q("villes", "tiktok"), Lang::En).expect_err("platform");
+        let ctx = seeded();
+        let err = rank(&ctx, &q("vilels", "twitter"), Lang::En).expect_err("typo");
+        assert!(err.to_string().contains("did you mean cities?"), "{err}");
+        let err = rank(&ctx, &q("villes", "tiktok"), Lang::En).expect_err("platform");
         assert!(
             err.to_string()
                 .contains("valid platforms: twitter, instagram, bluesky, facebook"),
             "{err}"
         );
-        let err = rank(&store, &catalog, &q("vilels", "twitter"), Lang::Fr).expect_err("typo");
+        let err = rank(&ctx, &q("vilels", "twitter"), Lang::Fr).expect_err("typo");
         assert!(
             err.to_string()
                 .starts_with("catégorie inconnue : \"vilels\""),
@@ -301,15 +352,39 @@ mod tests {
         );
         let mut query = q("villes", "twitter");
         query.month = Some("2021-06".into());
-        let err = rank(&store, &catalog, &query, Lang::Fr).expect_err("no data");
+        let err = rank(&ctx, &query, Lang::Fr).expect_err("no data");
         assert_eq!(
             err.to_string(),
             "pas de données pour les villes sur X (Twitter) en juin 2021 ; mois disponibles : 2014-09"
         );
         query.month = Some("juin".into());
-        assert!(rank(&store, &catalog, &query, Lang::Fr)
+        assert!(rank(&ctx, &query, Lang::Fr)
             .expect_err("bad month")
             .to_string()
-            .contains("YYYY-MM"));
+            .contains("écrivez AAAA-MM"));
+        assert!(rank(&ctx, &query, Lang::En)
+            .expect_err("bad month")
+            .to_string()
+            .contains("write YYYY-MM"));
+    }
+
+    #[test]
+    fn english_users_get_english_names_and_errors() {
+        let ctx = seeded();
+        let query = q("departments", "instagram");
+        let lang = reply_lang(&ctx.catalog, &query, None);
+        assert_eq!(lang, Lang::En);
+        let r = rank(&ctx, &query, lang).expect("English category name");
+        assert!(
+            message::table(&r, 3, lang).starts_with("Ranking of departments on Instagram"),
+            "{}",
+            message::table(&r, 3, lang)
+        );
+        assert_eq!(reply_lang(&ctx.catalog, &q("villes", "x"), None), Lang::Fr);
+        let mut bad = q("cities", "x");
+        bad.metric = Some("folowers".into());
+        let lang = reply_lang(&ctx.catalog, &bad, None);
+        let err = rank(&ctx, &bad, lang).expect_err("typo");
+        assert!(err.to_string().starts_with("unknown metric"), "{err}");
     }
 }

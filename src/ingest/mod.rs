@@ -46,10 +46,50 @@ struct Writer {
     handle: std::thread::JoinHandle<anyhow::Result<()>>,
 }
 
+/// What one committed batch added, published on [`Events`] once it is written: alerts
+/// follow the stream without polling the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Committed {
+    /// Mentions and critical posts per entity and minute of creation.
+    pub buckets: Vec<BucketCounts>,
+    /// The kept posts: entity, creation time and dedup key (the store's `posts` key parts).
+    pub kept: Vec<KeptPost>,
+}
+
+/// Counts of one entity for one minute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketCounts {
+    /// The entity's name.
+    pub entity: String,
+    /// Minutes since the epoch (UTC), of the posts' creation.
+    pub minute: i64,
+    /// New posts naming it.
+    pub mentions: u64,
+    /// Of those, critical.
+    pub critical: u64,
+}
+
+/// A post kept under one entity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptPost {
+    /// The entity's name.
+    pub entity: String,
+    /// When the post was created, seconds since the epoch.
+    pub created_at: i64,
+    /// Its dedup key.
+    pub key: String,
+    /// Whether it is critical.
+    pub critical: bool,
+}
+
+/// Where committed batches are published. Receivers that lag lose the oldest (tokio's
+/// broadcast): they can read the store's counters back.
+pub type Events = tokio::sync::broadcast::Sender<std::sync::Arc<Committed>>;
+
 /// What the writer thread is handed.
 enum ToWriter {
-    /// A batch to commit.
-    Batch(IngestBatch),
+    /// A batch to commit, and what to publish once it is written.
+    Batch(IngestBatch, Option<(Events, Committed)>),
     /// Answer once every batch sent before is committed.
     Sync(std::sync::mpsc::SyncSender<()>),
 }
@@ -66,6 +106,10 @@ pub struct Ingestor<'a> {
     /// Minutes this batch added to.
     dirty: BTreeSet<i64>,
     now: i64,
+    /// Where commits are published, and what the current batch adds.
+    events: Option<Events>,
+    pending: HashMap<(String, i64), (u64, u64)>,
+    pending_kept: Vec<KeptPost>,
     /// What this ingestor counted so far.
     pub stats: IngestStats,
 }
@@ -80,7 +124,13 @@ impl<'a> Ingestor<'a> {
             .spawn(move || -> anyhow::Result<()> {
                 for msg in rx {
                     match msg {
-                        ToWriter::Batch(batch) => writer_store.commit_ingest(&batch)?,
+                        ToWriter::Batch(batch, publish) => {
+                            writer_store.commit_ingest(&batch)?;
+                            if let Some((events, committed)) = publish {
+                                // No receiver is not an error: nobody listens yet.
+                                let _ = events.send(std::sync::Arc::new(committed));
+                            }
+                        }
                         ToWriter::Sync(done) => {
                             let _ = done.send(());
                         }
@@ -98,8 +148,17 @@ impl<'a> Ingestor<'a> {
             seen: HashMap::new(),
             dirty: BTreeSet::new(),
             now: chrono::Utc::now().timestamp(),
+            events: None,
+            pending: HashMap::new(),
+            pending_kept: Vec::new(),
             stats: IngestStats::default(),
         }
+    }
+
+    /// Publishes what each commit adds on `events`, once written.
+    pub fn with_events(mut self, events: Events) -> Ingestor<'a> {
+        self.events = Some(events);
+        self
     }
 
     /// Takes one post into the current batch.
@@ -144,6 +203,20 @@ impl<'a> Ingestor<'a> {
                     mentioning: 1,
                     critical: outcome.critical as u64,
                 });
+        }
+        if self.events.is_some() {
+            let minute = post.created_at.timestamp().div_euclid(60);
+            for e in &entities {
+                let slot = self.pending.entry((e.clone(), minute)).or_default();
+                slot.0 += 1;
+                slot.1 += outcome.critical as u64;
+                self.pending_kept.push(KeptPost {
+                    entity: e.clone(),
+                    created_at: post.created_at.timestamp(),
+                    key: key.clone(),
+                    critical: outcome.critical,
+                });
+            }
         }
         if named {
             self.stats.kept += 1;
@@ -220,7 +293,22 @@ impl<'a> Ingestor<'a> {
             })
             .collect();
         let batch = std::mem::take(&mut self.batch);
-        self.send(ToWriter::Batch(batch))?;
+        let publish = self.events.clone().map(|events| {
+            let mut buckets: Vec<BucketCounts> = self
+                .pending
+                .drain()
+                .map(|((entity, minute), (mentions, critical))| BucketCounts {
+                    entity,
+                    minute,
+                    mentions,
+                    critical,
+                })
+                .collect();
+            buckets.sort_by(|a, b| (a.minute, &a.entity).cmp(&(b.minute, &b.entity)));
+            let kept = std::mem::take(&mut self.pending_kept);
+            (events, Committed { buckets, kept })
+        });
+        self.send(ToWriter::Batch(batch, publish))?;
         self.dirty.clear();
         // A bounded cache: a long replay moves on through time. The seen blocks of batches
         // still on their way to the writer are not in the store yet: wait for them before
@@ -353,6 +441,47 @@ mod tests {
         assert!(kept[0].cues.contains(&"honte".to_string()));
         assert_eq!(store.cursor("test").expect("cursor").as_deref(), Some("2"));
         assert_eq!(store.scopes().expect("scopes"), ["*", "SNCF"]);
+    }
+
+    #[test]
+    fn each_commit_is_published_once_written() {
+        let store = Store::temporary().expect("store");
+        let w = watcher();
+        let (tx, mut rx) = tokio::sync::broadcast::channel(8);
+        let mut ing = Ingestor::new(&w, &store).with_events(tx);
+        ing.process(post("1", "@SNCF une honte", "2024-05-01T10:10:30Z"))
+            .expect("p");
+        ing.process(post("2", "@SNCF merci", "2024-05-01T10:10:50Z"))
+            .expect("p");
+        ing.process(post("3", "rien", "2024-05-01T10:11:00Z"))
+            .expect("p");
+        ing.commit(None).expect("commit");
+        ing.sync().expect("written");
+        let got = rx.try_recv().expect("published");
+        let minute = "2024-05-01T10:10:00Z"
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .expect("date")
+            .timestamp()
+            / 60;
+        assert_eq!(
+            got.buckets,
+            [BucketCounts {
+                entity: "SNCF".into(),
+                minute,
+                mentions: 2,
+                critical: 1
+            }]
+        );
+        assert_eq!(got.kept.len(), 2);
+        assert!(got.kept[0].critical && got.kept[0].key == "x:1");
+        // Published after the write: the store already has it.
+        assert_eq!(
+            store.mentions("SNCF", 0, i64::MAX / 4).expect("read").len(),
+            2
+        );
+        ing.commit(None).expect("empty commit");
+        ing.finish().expect("finish");
+        assert!(rx.try_recv().expect("published").buckets.is_empty());
     }
 
     #[test]

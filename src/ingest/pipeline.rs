@@ -10,13 +10,10 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::source::SourceBatch;
-use super::{bluesky, x, IngestStats, Ingestor};
-use crate::config::Config;
+use super::{bluesky, x, Events, IngestStats, Ingestor};
+use crate::commands::Context;
+use crate::config::Tokens;
 use crate::http::Retry;
-use crate::model::EntitySpec;
-use crate::rank::collect::Tokens;
-use crate::store::Store;
-use crate::watch::Watcher;
 
 /// How `veille ingest` runs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -39,16 +36,18 @@ pub struct Report {
 /// How often retention runs during a long ingest.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
-/// Runs the configured sources until `shutdown` (or, with `once`, until each polled once).
+/// Runs the configured sources until `shutdown` (or, with `once`, until each polled once),
+/// publishing each commit on `events` when given. With no source to run (no token, Jetstream
+/// off), returns at once with no source in the report.
 pub async fn run(
-    config: &Config,
-    entities: &[EntitySpec],
-    watcher: Watcher,
-    store: Store,
+    ctx: &Context,
     tokens: &Tokens,
     options: Options,
+    events: Option<Events>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<Report> {
+    let (config, entities, store) = (&ctx.config, &ctx.entities[..], ctx.store.clone());
+    let watcher = ctx.watcher.clone();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<SourceBatch>(64);
     let cancel = CancellationToken::new();
     let mut tasks: JoinSet<(String, anyhow::Result<()>)> = JoinSet::new();
@@ -114,17 +113,19 @@ pub async fn run(
         });
     }
     drop(tx);
-    anyhow::ensure!(
-        !tasks.is_empty(),
-        "no source to run: set X_BEARER_TOKEN for X, or enable sources.bluesky.jetstream (not with --once)"
-    );
+    if tasks.is_empty() {
+        return Ok(report);
+    }
 
     // The consumer: one thread, the only writer of ingest data.
-    let store_cfg = config.store.clone();
+    let retention = config.store.retention();
     let consumer = std::thread::Builder::new()
         .name("veille-ingest".into())
         .spawn(move || -> anyhow::Result<IngestStats> {
             let mut ing = Ingestor::new(&watcher, &store);
+            if let Some(events) = events {
+                ing = ing.with_events(events);
+            }
             let mut last_prune = Instant::now();
             while let Some(batch) = rx.blocking_recv() {
                 let SourceBatch {
@@ -141,7 +142,7 @@ pub async fn run(
                 }
                 ing.commit(cursor.map(|c| (source, c)))?;
                 if last_prune.elapsed() >= PRUNE_EVERY {
-                    let (posts, counters) = store_cfg.prune(&store)?;
+                    let (posts, counters) = store.apply_retention(retention)?;
                     tracing::info!(posts, counters, "retention applied");
                     last_prune = Instant::now();
                 }

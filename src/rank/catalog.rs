@@ -6,7 +6,6 @@
 //! `departements`, `twitter` = `x`) with a closest-match suggestion. No I/O beyond reading the
 //! files it is handed.
 
-use std::fmt;
 use std::path::Path;
 
 use anyhow::Context;
@@ -47,58 +46,9 @@ const BUNDLED: &[(&str, &str)] = &[
     ),
 ];
 
-/// A social network accounts are ranked on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Platform {
-    /// X, formerly Twitter.
-    Twitter,
-    /// Instagram.
-    Instagram,
-    /// Bluesky.
-    Bluesky,
-    /// Facebook.
-    Facebook,
-}
+pub use crate::model::Platform;
 
 impl Platform {
-    /// Every platform, in display order.
-    pub const ALL: [Platform; 4] = [
-        Platform::Twitter,
-        Platform::Instagram,
-        Platform::Bluesky,
-        Platform::Facebook,
-    ];
-
-    /// The identifier used in keys, files and commands.
-    pub fn id(self) -> &'static str {
-        match self {
-            Platform::Twitter => "twitter",
-            Platform::Instagram => "instagram",
-            Platform::Bluesky => "bluesky",
-            Platform::Facebook => "facebook",
-        }
-    }
-
-    /// The name shown to users.
-    pub fn display(self) -> &'static str {
-        match self {
-            Platform::Twitter => "X (Twitter)",
-            Platform::Instagram => "Instagram",
-            Platform::Bluesky => "Bluesky",
-            Platform::Facebook => "Facebook",
-        }
-    }
-
-    fn names(self) -> &'static [&'static str] {
-        match self {
-            Platform::Twitter => &["twitter", "x", "tw", "tweets"],
-            Platform::Instagram => &["instagram", "insta", "ig"],
-            Platform::Bluesky => &["bluesky", "bsky", "bluesky social"],
-            Platform::Facebook => &["facebook", "fb", "meta"],
-        }
-    }
-
     /// Reads a platform as users write it.
     pub fn parse(input: &str) -> Result<Platform, UnknownName> {
         let key = name_key(input);
@@ -123,12 +73,6 @@ impl Platform {
     }
 }
 
-impl fmt::Display for Platform {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.id())
-    }
-}
-
 /// A name that matches no category or platform: lists the valid ones and the closest.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", self.message(crate::model::Lang::En))]
@@ -139,6 +83,8 @@ pub struct UnknownName {
     pub input: String,
     /// The valid identifiers.
     pub valid: Vec<String>,
+    /// The same, as English users name them (the same list when the ids are English).
+    pub valid_en: Vec<String>,
     /// The identifier closest to the input, when one is close enough.
     pub closest: Option<String>,
 }
@@ -152,7 +98,18 @@ impl UnknownName {
             "metric" => ("mesure", "mesures", "metrics"),
             other => (other, other, other),
         };
-        let valid = self.valid.join(", ");
+        let valid = match lang {
+            crate::model::Lang::Fr => self.valid.join(", "),
+            crate::model::Lang::En => self.valid_en.join(", "),
+        };
+        // The closest, as the English list names it.
+        let closest_en = self.closest.as_ref().map(|c| {
+            self.valid
+                .iter()
+                .position(|v| v == c)
+                .and_then(|i| self.valid_en.get(i))
+                .unwrap_or(c)
+        });
         match lang {
             crate::model::Lang::Fr => format!(
                 "{what_fr} inconnue : {:?} ; {whats_fr} possibles : {valid}{}",
@@ -166,8 +123,7 @@ impl UnknownName {
                 "unknown {} {:?}; valid {whats_en}: {valid}{}",
                 self.what,
                 self.input,
-                self.closest
-                    .as_ref()
+                closest_en
                     .map(|c| format!(" (did you mean {c}?)"))
                     .unwrap_or_default()
             ),
@@ -191,9 +147,16 @@ impl UnknownName {
         UnknownName {
             what,
             input: input.to_string(),
+            valid_en: valid.clone(),
             valid,
             closest,
         }
+    }
+
+    /// The valid names as English users name them, in the order of `valid`.
+    pub fn in_english(mut self, valid_en: Vec<String>) -> UnknownName {
+        self.valid_en = valid_en;
+        self
     }
 }
 
@@ -388,7 +351,17 @@ impl Catalog {
                         })
                         .collect(),
                 )
+                .in_english(self.categories.iter().map(|c| c.label_en.clone()).collect())
             })
+    }
+
+    /// Whether `input` names a category by its English label only (`cities`, `departments`):
+    /// a user who writes English is answered in English.
+    pub fn is_english_name(&self, input: &str) -> bool {
+        let key = name_key(input);
+        self.categories
+            .iter()
+            .any(|c| name_key(&c.label_en) == key && name_key(&c.label_fr) != key)
     }
 
     /// Finds accounts by handle (`@gersledepartement`), name (`Gers`) or key, on `platform`
@@ -465,8 +438,17 @@ mod tests {
         let err = c.category("departemnts").expect_err("typo");
         assert_eq!(err.closest.as_deref(), Some("departements"));
         let text = err.to_string();
+        assert!(text.contains("cities, departments, regions"), "{text}");
+        assert!(text.contains("did you mean departments?"), "{text}");
+        let text = err.message(crate::model::Lang::Fr);
         assert!(text.contains("villes, departements, regions"), "{text}");
-        assert!(text.contains("did you mean departements?"), "{text}");
+        assert!(text.contains("vouliez-vous dire departements ?"), "{text}");
+        assert_eq!(
+            c.category("departments").expect("English").id,
+            "departements"
+        );
+        assert!(c.is_english_name("cities") && c.is_english_name("Departments"));
+        assert!(!c.is_english_name("villes") && !c.is_english_name("régions"));
         assert_eq!(c.category("zzzz").expect_err("nothing close").closest, None);
     }
 

@@ -36,30 +36,7 @@ pub struct Collected {
     pub missing: Vec<String>,
 }
 
-/// The credentials, read from the environment by the caller.
-#[derive(Debug, Default, Clone)]
-pub struct Tokens {
-    /// `X_BEARER_TOKEN`.
-    pub x: Option<SecretString>,
-    /// `INSTAGRAM_ACCESS_TOKEN`.
-    pub instagram: Option<SecretString>,
-}
-
-impl Tokens {
-    /// From `X_BEARER_TOKEN` and `INSTAGRAM_ACCESS_TOKEN`.
-    pub fn from_env() -> Tokens {
-        let var = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-                .map(SecretString::from)
-        };
-        Tokens {
-            x: var("X_BEARER_TOKEN"),
-            instagram: var("INSTAGRAM_ACCESS_TOKEN"),
-        }
-    }
-}
+pub use crate::config::Tokens;
 
 /// The accounts of the whole catalogue that have a handle on `platform`, once each.
 pub fn targets(catalog: &Catalog, platform: Platform) -> Vec<Target> {

@@ -192,7 +192,7 @@ mod tests {
         Ranking {
             category: "departements".into(),
             label_fr: "départements".into(),
-            label_en: "départements".into(),
+            label_en: "departments".into(),
             platform: Platform::Instagram,
             metric: Metric::Performance,
             month: Month::new(2021, 6).expect("month"),
@@ -226,7 +226,7 @@ mod tests {
         );
         assert_eq!(
             position_sentence(&r, &r.rows[0], Lang::En),
-            "In June 2021, @gersledepartement is 1st of the départements on Instagram (=), for the 4th month in a row."
+            "In June 2021, @gersledepartement is 1st of the departments on Instagram (=), for the 4th month in a row."
         );
         let r = gers_ranking(1, Move::Up(2));
         assert_eq!(

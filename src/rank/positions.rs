@@ -134,7 +134,11 @@ fn ranks(
         // Lower published rank is better: rank by its negation.
         let published: Vec<(usize, f64)> = present
             .iter()
-            .filter_map(|(i, _, s)| s.published_rank.map(|r| (*i, -(r as f64))))
+            .filter_map(|(i, _, s)| {
+                s.published_ranks
+                    .get(&category.id)
+                    .map(|&r| (*i, -(r as f64)))
+            })
             .collect();
         if published.is_empty() {
             return None;

@@ -19,7 +19,9 @@ use crate::model::{Month, Snapshot};
 use crate::store::Store;
 
 /// The marker set once the seeds are imported.
-pub const MARKER: &str = "demo_seeds_v1";
+/// Version 2 files published ranks under the list they were published in; a store seeded
+/// by version 1 is seeded again (snapshot writes merge, so other figures stay).
+pub const MARKER: &str = "demo_seeds_v2";
 
 const ETERRITOIRE: &str = "eTerritoire, villes les plus actives sur Twitter (2014)";
 const OBSERVATOIRE: &str =
@@ -124,7 +126,7 @@ pub fn snapshots(catalog: &Catalog) -> anyhow::Result<Vec<(Platform, String, Mon
             Platform::Instagram,
             key,
             june_2021,
-            published(rank, OBSERVATOIRE, at),
+            published(category, rank, OBSERVATOIRE, at),
         ));
     }
     let gers = resolve(
@@ -139,15 +141,15 @@ pub fn snapshots(catalog: &Catalog) -> anyhow::Result<Vec<(Platform, String, Mon
             Platform::Instagram,
             gers.clone(),
             m,
-            published(1, GERS_STREAK, at),
+            published("departements", 1, GERS_STREAK, at),
         ));
     }
     Ok(out)
 }
 
-fn published(rank: u32, source: &str, at: chrono::DateTime<Utc>) -> Snapshot {
+fn published(category: &str, rank: u32, source: &str, at: chrono::DateTime<Utc>) -> Snapshot {
     Snapshot {
-        published_rank: Some(rank),
+        published_ranks: [(category.to_string(), rank)].into(),
         source: source.into(),
         collected_at: at,
         ..Snapshot::default()

@@ -30,6 +30,28 @@ use anyhow::{bail, Context};
 use crate::model::{Label, Month, Post, Snapshot};
 use crate::rank::catalog::Platform;
 
+/// How long kept posts and counters are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Kept posts are deleted this many days after they were stored.
+    pub posts_days: u32,
+    /// Counters and seen blocks are deleted this many days after their hour.
+    pub counters_days: u32,
+}
+
+/// The file in the store's directory naming the process that holds it.
+const PID_FILE: &str = "veille.pid";
+
+/// Another process holds the store (sled locks it for one process).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the store at {} is in use by a running veille{}; use its console, or stop it first", .path.display(), .pid.map(|p| format!(", pid {p}")).unwrap_or_default())]
+pub struct StoreInUse {
+    /// The store's directory.
+    pub path: std::path::PathBuf,
+    /// The process holding it, when it said so.
+    pub pid: Option<u32>,
+}
+
 /// The schema this code reads and writes. Bump it with a migration when a key or value
 /// format changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -140,17 +162,53 @@ fn time_of(b: &[u8]) -> i64 {
 
 impl Store {
     /// Opens (or creates) the store at `path` and checks its schema version.
+    ///
+    /// sled lets one process at a time hold a store: when another Veille holds it, the error
+    /// is [`StoreInUse`], naming that process.
     pub fn open(path: &Path) -> anyhow::Result<Store> {
+        anyhow::ensure!(
+            !path.as_os_str().is_empty(),
+            "the store path is empty: name the store's directory"
+        );
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
         }
-        let db = sled::Config::new()
+        let db = match sled::Config::new()
             .path(path)
             .mode(sled::Mode::HighThroughput)
             .open()
-            .with_context(|| format!("opening the store at {}", path.display()))?;
-        Store::init(db).with_context(|| format!("opening the store at {}", path.display()))
+        {
+            Ok(db) => db,
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                let pid = std::fs::read_to_string(path.join(PID_FILE))
+                    .ok()
+                    .and_then(|p| p.trim().parse().ok());
+                return Err(StoreInUse {
+                    path: path.to_path_buf(),
+                    pid,
+                }
+                .into());
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("opening the store at {}", path.display())))
+            }
+        };
+        let store =
+            Store::init(db).with_context(|| format!("opening the store at {}", path.display()))?;
+        // Who holds the lock, for the message another process gets.
+        let _ = std::fs::write(path.join(PID_FILE), std::process::id().to_string());
+        Ok(store)
+    }
+
+    /// Opens the store at `path` only if it exists: a read command does not create an
+    /// empty store where the user made a typo.
+    pub fn open_existing(path: &Path) -> anyhow::Result<Option<Store>> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        Store::open(path).map(Some)
     }
 
     /// A store that lives in memory and is deleted when dropped (for tests and the demo).
@@ -202,19 +260,33 @@ impl Store {
         Ok(())
     }
 
-    /// Writes snapshots, durably (flushed before returning).
+    /// Writes snapshots, durably (flushed before returning). Each is merged into what the
+    /// store holds for that account and month ([`Snapshot::merge`]): figures it does not
+    /// carry are kept.
     pub fn put_snapshots<'a>(
         &self,
         items: impl IntoIterator<Item = (Platform, &'a str, Month, &'a Snapshot)>,
     ) -> anyhow::Result<usize> {
-        let mut batch = sled::Batch::default();
-        let mut n = 0;
+        let mut merged: std::collections::BTreeMap<Vec<u8>, Snapshot> = Default::default();
         for (platform, account, month, snap) in items {
-            batch.insert(
-                snapshot_key(platform, month, account),
-                serde_json::to_vec(snap)?,
-            );
-            n += 1;
+            let key = snapshot_key(platform, month, account);
+            let current = match merged.remove(&key) {
+                Some(s) => Some(s),
+                None => self.snapshot(platform, month, account)?,
+            };
+            let next = match current {
+                Some(mut old) => {
+                    old.merge(snap);
+                    old
+                }
+                None => snap.clone(),
+            };
+            merged.insert(key, next);
+        }
+        let mut batch = sled::Batch::default();
+        let n = merged.len();
+        for (key, snap) in merged {
+            batch.insert(key, serde_json::to_vec(&snap)?);
         }
         self.snapshots
             .apply_batch(batch)
@@ -455,6 +527,15 @@ impl Store {
         Ok((old_posts.len(), counters))
     }
 
+    /// Applies `retention` from now; returns the posts and counter rows deleted. A scan of
+    /// the kept posts (blocking).
+    pub fn apply_retention(&self, retention: Retention) -> anyhow::Result<(usize, usize)> {
+        let now = chrono::Utc::now().timestamp();
+        let posts_before = now - i64::from(retention.posts_days) * 86_400;
+        let counters_before = (now - i64::from(retention.counters_days) * 86_400).div_euclid(3600);
+        self.prune(posts_before, counters_before)
+    }
+
     /// Writes everything to disk.
     pub fn flush(&self) -> anyhow::Result<()> {
         self.db.flush().context("flushing the store")?;
@@ -632,6 +713,49 @@ mod tests {
         }
         let err = Store::open(&path).expect_err("schema 99 refused");
         assert!(format!("{err:#}").contains("schema version 99"), "{err:#}");
+    }
+
+    #[test]
+    fn a_second_opener_is_told_who_holds_the_store() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("db");
+        let _first = Store::open(&path).expect("open");
+        let err = Store::open(&path).expect_err("locked");
+        let in_use = err.downcast_ref::<StoreInUse>().expect("StoreInUse");
+        assert_eq!(in_use.pid, Some(std::process::id()));
+        assert!(
+            err.to_string().contains(&format!(
+                "in use by a running veille, pid {}",
+                std::process::id()
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn merged_snapshots_keep_the_figures_they_were_not_given() {
+        let store = Store::temporary().expect("store");
+        let m: Month = "2021-07".parse().expect("m");
+        let mut full = snap(100);
+        full.following = Some(7);
+        store
+            .put_snapshots([(Platform::Instagram, "gers", m, &full)])
+            .expect("write");
+        let mut ranks = Snapshot {
+            source: "list".into(),
+            ..Snapshot::default()
+        };
+        ranks.published_ranks.insert("departements".into(), 1);
+        store
+            .put_snapshots([(Platform::Instagram, "gers", m, &ranks)])
+            .expect("write");
+        let got = store
+            .snapshot(Platform::Instagram, m, "gers")
+            .expect("read")
+            .expect("there");
+        assert_eq!((got.followers, got.following), (Some(100), Some(7)));
+        assert_eq!(got.published_ranks.get("departements"), Some(&1));
+        assert_eq!(got.source, "test; list");
     }
 
     #[test]

@@ -76,6 +76,17 @@ impl Watcher {
     }
 }
 
+/// Builds the watcher for `entities` from the bundled lexicon, the deployment's extra cue
+/// files and the tuning.
+pub fn build(
+    extra_cues: &[std::path::PathBuf],
+    tuning: Tuning,
+    entities: &[EntitySpec],
+) -> anyhow::Result<Watcher> {
+    let lexicon = Lexicon::load(extra_cues)?;
+    Ok(Watcher::new(entities, lexicon, tuning))
+}
+
 /// The cues of the last analysis, as text (folded), once each.
 pub fn cue_texts(scratch: &Scratch) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(scratch.classifier.cues.len());

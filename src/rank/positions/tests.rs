@@ -4,7 +4,7 @@ fn category(names: &[&str]) -> Category {
     Category {
         id: "departements".into(),
         label_fr: "départements".into(),
-        label_en: "départements".into(),
+        label_en: "departments".into(),
         aliases: vec![],
         accounts: names
             .iter()
@@ -31,7 +31,7 @@ fn followers(n: u64) -> Snapshot {
 
 fn published(rank: u32) -> Snapshot {
     Snapshot {
-        published_rank: Some(rank),
+        published_ranks: [("departements".to_string(), rank)].into(),
         source: "Observatoire".into(),
         ..Snapshot::default()
     }
@@ -214,4 +214,18 @@ fn growth_needs_last_month_and_ranks_who_has_it() {
         rows,
         [("Gers".into(), Some(40.0)), ("Paris".into(), Some(10.0))]
     );
+}
+
+#[test]
+fn a_rank_published_in_another_list_does_not_count_here() {
+    let mut other = published(1);
+    other.published_ranks = [("grandes-villes".to_string(), 1)].into();
+    let d = data(&[("2021-06", &[("gers", published(2)), ("paris", other)])]);
+    let r = rank_of(&d, Metric::Performance, "2021-06").expect("data");
+    let rows: Vec<(String, u32)> = r
+        .rows
+        .iter()
+        .map(|x| (x.account.name.clone(), x.rank))
+        .collect();
+    assert_eq!(rows, [("Gers".to_string(), 2)]);
 }
