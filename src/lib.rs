@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //!
+//! - [`app`]: the long-running process (`veille run`): every task under one shutdown.
 //! - [`config`]: layered configuration (built-in defaults, `config/default.toml`,
 //!   `config/local.toml`, `VEILLE_*` environment); no other I/O.
 //! - [`ingest`]: posts from sources through the watcher into the store, each counted once.
@@ -10,11 +11,12 @@
 //! - [`watch`]: the mention watcher, pure: folding, the name matcher, the classifier.
 //! - [`rank`]: catalogue, metrics, positions, moves and streaks, and their messages; pure.
 //! - [`store`]: the sled database; the only module that imports sled.
-//! - [`commands`]: the commands' logic, front-end neutral (CLI today, Discord next).
+//! - [`commands`]: the command core, front-end neutral: typed replies or a `CommandError`.
 //! - [`cli`]: the `veille` command line, one module per subcommand.
 //!
 //! ARCHITECTURE.md gives the bird's-eye view and the invariants.
 
+pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;

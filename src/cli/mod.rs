@@ -48,6 +48,9 @@ pub enum Command {
     Position(rank::PositionArgs),
     /// Collect the catalogue accounts' figures from X, Bluesky and Instagram now.
     Collect(rank::CollectArgs),
+    /// Run everything in one process until ctrl-c or SIGTERM: the live sources and ingest,
+    /// the monthly collection (and next the alerts and the Discord bot).
+    Run(RunArgs),
     /// Import data into the store.
     Import {
         /// What to import.
@@ -97,7 +100,71 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Position(args)) => rank::position(&config, args),
         Some(Command::Import { what }) => rank::import(&config, what),
         Some(Command::Collect(args)) => rank::collect(&config, args),
+        Some(Command::Run(args)) => run_app(&config, args),
         None => classify::demo(&config),
+    }
+}
+
+/// Arguments of `veille run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub watch: WatchArgs,
+}
+
+/// Runs `veille run` until ctrl-c or SIGTERM.
+fn run_app(config: &Config, args: RunArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    // Listen before the store is held: a SIGTERM from then on is a clean stop.
+    let shutdown = {
+        let _guard = runtime.enter();
+        shutdown_listener()?
+    };
+    let ctx = crate::commands::Context::open(config.clone(), args.watch.entities(config)?)?;
+    let status = runtime.block_on(crate::app::run(
+        ctx,
+        crate::config::Tokens::from_env(),
+        shutdown,
+    ))?;
+    eprintln!(
+        "veille stopped: {} posts read ({} already stored); sources: {}",
+        status.posts,
+        status.duplicates,
+        if status.sources.is_empty() {
+            "none".to_string()
+        } else {
+            status.sources.join(", ")
+        }
+    );
+    for f in &status.failures {
+        eprintln!("{f}");
+    }
+    Ok(())
+}
+
+/// Listens for ctrl-c and SIGTERM from now on (inside a tokio runtime); the future resolves
+/// on the first.
+pub fn shutdown_listener() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 

@@ -305,3 +305,33 @@ fn eval_on_written_brand_complaints_stays_above_the_target() {
         .expect("an F1 figure");
     assert!(f1 >= 0.85, "{text}");
 }
+
+#[test]
+fn a_closed_output_ends_quietly() {
+    // Arrange: more verdicts than a pipe holds.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("posts.jsonl");
+    let line = "{\"id\":1,\"text\":\"@airfrance vol annulé, une honte\"}\n";
+    std::fs::write(&input, line.repeat(20_000)).expect("write");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_veille"))
+        .args(["classify", "--input", input.to_str().expect("utf-8")])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("veille starts");
+    // Act: read one line, then close the pipe, as `| head -1` does.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("piped"));
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).expect("a line");
+    drop(stdout);
+    let out = child.wait_with_output().expect("veille ends");
+    // Assert
+    assert!(first.contains("critical"), "{first}");
+    assert_ne!(out.status.code(), Some(101), "no panic");
+    assert!(
+        out.stderr.is_empty(),
+        "nothing on stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

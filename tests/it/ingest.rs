@@ -1,18 +1,12 @@
 //! The live sources end to end: the real clients against fakes on 127.0.0.1 that speak the
 //! documented formats, into a real sled store.
 
-// tungstenite's handshake callback must return its large error type.
-#![allow(clippy::result_large_err)]
-
 use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
-use tokio::net::TcpListener;
-use tokio_tungstenite::tungstenite::Message;
 use veille::commands::Context;
 use veille::config::Config;
 use veille::ingest::pipeline::{self, Options};
@@ -22,52 +16,15 @@ use veille::store::{Store, ALL_POSTS};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn sncf() -> Vec<EntitySpec> {
+use crate::support::{commit, jetstream};
+
+pub fn sncf() -> Vec<EntitySpec> {
     vec![EntitySpec {
         name: "SNCF".into(),
         kind: EntityKind::Brand,
         aliases: vec!["@SNCF".into()],
         ambiguous: false,
     }]
-}
-
-fn commit(did: &str, rkey: &str, time_us: i64, text: &str) -> String {
-    json!({"did": did, "time_us": time_us, "kind": "commit", "commit": {"rev": "r", "operation": "create", "collection": "app.bsky.feed.post", "rkey": rkey,
-        "record": {"$type": "app.bsky.feed.post", "createdAt": "2026-05-25T14:23:28.757Z", "langs": ["fr"], "text": text}, "cid": "c"}})
-    .to_string()
-}
-
-/// A Jetstream fake: each connection gets the frames, then the socket closes. It records the
-/// URLs asked.
-async fn jetstream(frames: Vec<String>) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let urls = Arc::new(Mutex::new(Vec::new()));
-    let seen = urls.clone();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let seen = seen.clone();
-            let frames = frames.clone();
-            tokio::spawn(async move {
-                let callback =
-                    |req: &tokio_tungstenite::tungstenite::handshake::server::Request, resp| {
-                        seen.lock().expect("lock").push(req.uri().to_string());
-                        Ok(resp)
-                    };
-                let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tcp, callback).await else {
-                    return;
-                };
-                for f in frames {
-                    if ws.send(Message::Text(f)).await.is_err() {
-                        return;
-                    }
-                }
-                let _ = ws.close(None).await;
-                while ws.next().await.is_some() {}
-            });
-        }
-    });
-    (addr, urls)
 }
 
 fn config(store: &std::path::Path, jetstream: Option<SocketAddr>) -> Config {

@@ -1,0 +1,114 @@
+//! `veille run`: one process, every task under one shutdown, commits published as they land.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use veille::config::Config;
+
+use crate::ingest::sncf;
+use crate::support::{commit, jetstream, spawn_app};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_publishes_each_commit_and_stores_everything_at_shutdown() {
+    // Arrange: a Jetstream fake with two posts naming SNCF, one critical.
+    let (addr, _urls) = jetstream(vec![
+        commit(
+            "did:plc:a",
+            "k1",
+            1_000_000,
+            "@SNCF train supprimé, une honte",
+        ),
+        commit("did:plc:a", "k2", 2_000_000, "Merci @SNCF pour le voyage"),
+    ])
+    .await;
+    let mut config = Config::default();
+    config.sources.bluesky.jetstream_url = format!("ws://{addr}");
+    let t = spawn_app(config, sncf());
+    let mut events = t.app.events();
+    // Act
+    t.start();
+    let mut mentions = 0;
+    let mut critical = 0;
+    while mentions < 2 {
+        let got = tokio::time::timeout(Duration::from_secs(20), events.recv())
+            .await
+            .expect("a commit is published in time")
+            .expect("the channel is open");
+        for b in &got.buckets {
+            assert_eq!(b.entity, "SNCF");
+            mentions += b.mentions;
+            critical += b.critical;
+        }
+    }
+    let store = t.app.ctx.store.clone();
+    let status = tokio::time::timeout(Duration::from_secs(20), t.app.shutdown())
+        .await
+        .expect("every task drains in time")
+        .expect("clean shutdown");
+    // Assert
+    assert_eq!((mentions, critical), (2, 1));
+    assert_eq!(status.sources, ["Bluesky Jetstream"]);
+    assert!(status.failures.is_empty(), "{:?}", status.failures);
+    let kept = store.mentions("SNCF", 0, i64::MAX / 4).expect("read");
+    assert_eq!(kept.len(), 2, "what was published is in the store");
+}
+
+#[test]
+fn veille_run_holds_the_store_one_shot_commands_say_so_and_sigterm_stops_it_cleanly() {
+    // Arrange
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("db");
+    let veille = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_veille"));
+        c.current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("VEILLE_STORE__PATH", &store)
+            .env("VEILLE_SOURCES__BLUESKY__JETSTREAM", "false")
+            .env_remove("X_BEARER_TOKEN");
+        c
+    };
+    let child = veille()
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("veille run starts");
+    let pid = child.id();
+    // Wait (bounded) until the store is held: its pid file names the child.
+    let pid_file = store.join("veille.pid");
+    let held = (0..400).any(|_| {
+        let ok = std::fs::read_to_string(&pid_file).is_ok_and(|p| p.trim() == pid.to_string());
+        if !ok {
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        ok
+    });
+    assert!(held, "veille run opened its store");
+    // Act
+    let stats = veille().arg("stats").output().expect("stats runs");
+    let term = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    let out = child.wait_with_output().expect("veille run ends");
+    // Assert
+    let err = String::from_utf8_lossy(&stats.stderr);
+    assert!(!stats.status.success());
+    assert_eq!(
+        err.trim(),
+        format!(
+            "veille: the store at {} is in use by a running veille, pid {pid}; use its console, or stop it first",
+            store.display()
+        )
+    );
+    assert!(term.success());
+    assert!(
+        out.status.success(),
+        "SIGTERM ends veille run with 0: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("veille stopped"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,8 @@
+//! The integration tests, in one binary so that it links once: the real `veille` binary as a
+//! user runs it, and the real clients against fakes on 127.0.0.1.
+
+mod app;
+mod cli;
+mod ingest;
+mod replay;
+mod support;
