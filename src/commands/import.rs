@@ -211,6 +211,15 @@ mod tests {
         Context::with_store(config, vec![], Store::temporary().expect("store")).expect("ctx")
     }
 
+    /// The July 2021 Instagram snapshot of `key`, which must be stored.
+    fn july(ctx: &Context, key: &str) -> Snapshot {
+        let m: Month = "2021-07".parse().expect("month");
+        ctx.store
+            .snapshot(Platform::Instagram, m, key)
+            .expect("read")
+            .expect("stored")
+    }
+
     fn import(ctx: &Context, csv: &str) -> CommandResult<ImportReport> {
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("snaps.csv");
@@ -245,21 +254,12 @@ mod tests {
             "{:?}",
             report.errors
         );
-        let m: Month = "2021-07".parse().expect("month");
-        let gers = ctx
-            .store
-            .snapshot(Platform::Instagram, m, "gersledepartement")
-            .expect("read")
-            .expect("stored");
+        let gers = july(&ctx, "gersledepartement");
         assert_eq!(
             (gers.followers, gers.source.as_str()),
             (Some(15_000), "Meta export")
         );
-        let eure = ctx
-            .store
-            .snapshot(Platform::Instagram, m, "eureennormandie")
-            .expect("read")
-            .expect("stored");
+        let eure = july(&ctx, "eureennormandie");
         assert_eq!(
             (eure.followers, eure.source.as_str()),
             (Some(9_000), "import snaps.csv")
@@ -279,12 +279,7 @@ mod tests {
             "platform,account,month,rank\ninstagram,@gersledepartement,2021-07,1\n",
         )
         .expect("second");
-        let m: Month = "2021-07".parse().expect("month");
-        let gers = ctx
-            .store
-            .snapshot(Platform::Instagram, m, "gersledepartement")
-            .expect("read")
-            .expect("stored");
+        let gers = july(&ctx, "gersledepartement");
         assert_eq!(
             (gers.followers, gers.following, gers.posts_month),
             (Some(15_000), Some(300), Some(31))

@@ -149,3 +149,43 @@ fn a_long_file_replayed_again_from_the_start_counts_nothing_twice() {
     assert_eq!(twice, once);
     assert!(once.contains("posts counted: 60000"), "{once}");
 }
+
+#[test]
+fn a_daily_export_replaced_under_the_same_name_is_read_whole_each_day() {
+    // Arrange: day 1's export, then day 2's, shorter, under the same name, with a BOM.
+    let dir = tempfile::tempdir().expect("dir");
+    let store = dir.path().join("db");
+    let export = dir.path().join("export.jsonl");
+    let day = |d: u32, n: usize| -> String {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "{{\"id\":\"d{d}-{i}\",\"text\":\"@SNCF retard numéro {i}\",\"created_at\":\"2024-05-0{d}T10:00:00Z\"}}\n"
+                )
+            })
+            .collect()
+    };
+    std::fs::write(&export, day(1, 50)).expect("day 1");
+    let first = stdout(&run(&store, &["replay", export.to_str().expect("utf-8")]));
+    std::fs::write(&export, format!("\u{FEFF}{}", day(2, 30))).expect("day 2");
+    // Act
+    let second = stdout(&run(&store, &["replay", export.to_str().expect("utf-8")]));
+    // Assert
+    assert!(
+        first.starts_with("50 posts read, 0 already stored, 50 new"),
+        "{first}"
+    );
+    assert!(
+        second.starts_with("30 posts read, 0 already stored, 30 new"),
+        "the replaced file is read from its start, its first line included: {second}"
+    );
+}
+
+#[test]
+fn stats_on_a_store_that_does_not_exist_creates_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = dir.path().join("typo.db");
+    let out = stdout(&run(&store, &["stats"]));
+    assert!(out.contains("is new and empty"), "{out}");
+    assert!(!store.exists(), "no empty store was created");
+}
