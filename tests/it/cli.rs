@@ -335,3 +335,80 @@ fn a_closed_output_ends_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_partial_import_keeps_the_other_figures_and_an_unknown_column_imports_nothing() {
+    // Arrange
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("veille.db");
+    let full = dir.path().join("full.csv");
+    let partial = dir.path().join("partial.csv");
+    let typo = dir.path().join("typo.csv");
+    std::fs::write(
+        &full,
+        "platform,account,month,followers,posts_month\ninstagram,@gersledepartement,2021-07,15000,31\ninstagram,@eureennormandie,2021-07,16000,20\n",
+    )
+    .expect("write");
+    std::fs::write(
+        &partial,
+        "platform,account,month,posts_month\ninstagram,@gersledepartement,2021-07,40\n",
+    )
+    .expect("write");
+    std::fs::write(
+        &typo,
+        "platform,account,month,folowers\ninstagram,@gersledepartement,2021-07,99999\n",
+    )
+    .expect("write");
+    let import = |f: &std::path::Path| {
+        veille_with_store(
+            &["import", "snapshots", f.to_str().expect("utf-8 path")],
+            "",
+            Some(&store),
+        )
+    };
+    // Act
+    assert!(import(&full).status.success());
+    assert!(import(&partial).status.success());
+    let refused = import(&typo);
+    let ranked = veille_with_store(
+        &["rank", "departments", "instagram", "--metric", "followers"],
+        "",
+        Some(&store),
+    );
+    // Assert
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("unknown column \"folowers\" (did you mean followers?)"),
+        "{err}"
+    );
+    let text = String::from_utf8_lossy(&ranked.stdout);
+    assert!(
+        text.starts_with("Ranking of departments on Instagram — July 2021"),
+        "English category, English answer: {text}"
+    );
+    let rows: Vec<&str> = text.lines().skip(1).take(2).collect();
+    assert!(rows[0].contains("1  Eure"), "{text}");
+    assert!(
+        rows[1].contains("2  Gers") && rows[1].contains("15,000"),
+        "Gers keeps its followers after an import of posts only: {text}"
+    );
+}
+
+#[test]
+fn a_watch_file_naming_a_city_twice_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let watch = dir.path().join("w.toml");
+    std::fs::write(
+        &watch,
+        "[[entity]]\nname = \"Lyon\"\nkind = \"city\"\n\n[[entity]]\nname = \"lyon\"\nkind = \"Commune\"\n",
+    )
+    .expect("write");
+    let out = veille(
+        &["classify", "--watch", watch.to_str().expect("utf-8")],
+        "{\"id\":1,\"text\":\"Lyon\"}\n",
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("\"lyon\" is watched twice"), "{err}");
+}
