@@ -168,25 +168,12 @@ pub fn shutdown_listener() -> anyhow::Result<impl std::future::Future<Output = (
     }
 }
 
-/// Resolves on ctrl-c or SIGTERM.
+/// Resolves on ctrl-c or SIGTERM (ctrl-c alone where SIGTERM cannot be listened to).
 pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    match shutdown_listener() {
+        Ok(signal) => signal.await,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -61,16 +61,7 @@ pub fn replay(
         let cursor = if q.from_start {
             None
         } else {
-            store.cursor(&source)?.and_then(|c| {
-                c.parse::<Cursor>().ok().or_else(|| {
-                    // A cursor of an older Veille: a position without a fingerprint.
-                    c.parse().ok().map(|position| Cursor {
-                        position,
-                        head_len: 0,
-                        head_hash: crate::store::dedup_hash_bytes(b""),
-                    })
-                })
-            })
+            store.cursor(&source)?.and_then(|c| Cursor::from_stored(&c))
         };
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let mut file = PostFile::open(path, cursor)?;

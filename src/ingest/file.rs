@@ -136,6 +136,20 @@ pub struct Cursor {
     pub head_hash: u64,
 }
 
+impl Cursor {
+    /// A cursor as the store keeps it; a bare position, written by an older Veille, resumes
+    /// with no fingerprint to check.
+    pub fn from_stored(s: &str) -> Option<Cursor> {
+        s.parse().ok().or_else(|| {
+            s.parse().ok().map(|position| Cursor {
+                position,
+                head_len: 0,
+                head_hash: crate::store::dedup_hash_bytes(b""),
+            })
+        })
+    }
+}
+
 impl std::fmt::Display for Cursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

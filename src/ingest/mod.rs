@@ -205,7 +205,6 @@ impl<'a> Ingestor<'a> {
                 });
         }
         if self.events.is_some() {
-            let minute = post.created_at.timestamp().div_euclid(60);
             for e in &entities {
                 let slot = self.pending.entry((e.clone(), minute)).or_default();
                 slot.0 += 1;
