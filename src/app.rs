@@ -1,6 +1,7 @@
 //! The long-running process: one runtime that owns the command [`Context`] and every
-//! long-running task (the live sources and ingest, the monthly collection; next the alerts,
-//! the Discord bot and the console) under one shutdown token and task tracker.
+//! long-running task (the live sources and ingest, the bad-buzz detector, the monthly
+//! collection; next the Discord bot and the console) under one shutdown token and task
+//! tracker.
 //!
 //! `veille run` starts it; ctrl-c or SIGTERM cancels the token, every task drains (the
 //! ingest consumer stores what the sources had read), and the store is flushed. Each commit
@@ -13,6 +14,8 @@ use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::alerts::notify::{ConsoleNotifier, JsonlNotifier, Notifier};
+use crate::alerts::{Detector, Runner, Settings};
 use crate::commands::collect::{self as collect_cmd, CollectEvent};
 use crate::commands::Context;
 use crate::config::Tokens;
@@ -21,6 +24,9 @@ use crate::ingest::{Committed, Events};
 
 /// How many commits a slow subscriber may lag behind before it loses the oldest.
 const EVENTS_CAPACITY: usize = 1024;
+
+/// How often the live detector looks at the clock (an alert closes even when nobody posts).
+const ALERT_TICK: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What the running tasks say of themselves, for `/status` and the end-of-run report.
 #[derive(Debug, Default, Clone)]
@@ -46,6 +52,7 @@ pub struct App {
     tracker: TaskTracker,
     events: Events,
     status: Arc<Mutex<Status>>,
+    notifiers: Mutex<Vec<Box<dyn Notifier>>>,
 }
 
 impl App {
@@ -59,13 +66,68 @@ impl App {
             tracker: TaskTracker::new(),
             events,
             status: Arc::default(),
+            notifiers: Mutex::new(Vec::new()),
         }
     }
 
-    /// Starts the long-running tasks on the current tokio runtime.
+    /// Adds where alert events go, before [`App::start`] (the console notifier and the
+    /// `[alerts] jsonl` file are added by `start`).
+    pub fn add_notifier(&self, n: Box<dyn Notifier>) {
+        self.notifiers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(n);
+    }
+
+    /// Starts the long-running tasks on the current tokio runtime: the alert detector
+    /// first (it subscribes before anything is published), then ingest and the monthly
+    /// collection.
     pub fn start(&self, tokens: Tokens) {
+        if self.ctx.config.alerts.enabled {
+            if let Err(e) = self.spawn_alerts() {
+                tracing::error!(error = format!("{e:#}"), "the alert detector did not start");
+                self.status
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .failures
+                    .push(format!("alerts did not start: {e:#}"));
+            }
+        }
         self.spawn_ingest(tokens.clone());
         self.spawn_monthly_collection(tokens);
+    }
+
+    fn spawn_alerts(&self) -> anyhow::Result<()> {
+        let config = &self.ctx.config;
+        let settings = Settings::from_config(config)?;
+        let mut notifiers: Vec<Box<dyn Notifier>> = vec![Box::new(ConsoleNotifier {
+            charts_dir: config.alerts.charts_dir.clone(),
+            tz: settings.tz,
+            lang: crate::model::Lang::Fr,
+            out: Mutex::new(Box::new(std::io::stdout())),
+        })];
+        if let Some(path) = &config.alerts.jsonl {
+            notifiers.push(Box::new(JsonlNotifier::append(path)?));
+        }
+        notifiers.append(&mut self.notifiers.lock().unwrap_or_else(|p| p.into_inner()));
+        let detector = Detector::new(settings, self.ctx.store.clone())?;
+        let mut runner = Runner::new(detector, notifiers);
+        let rx = self.events();
+        let (store, cancel) = (self.ctx.store.clone(), self.cancel.clone());
+        self.tracker.spawn(async move {
+            let s = store.clone();
+            let pending = tokio::task::spawn_blocking(move || {
+                if let Err(e) = runner.deliver_pending(&s) {
+                    tracing::error!(error = format!("{e:#}"), "reading the alert outbox");
+                }
+                runner
+            })
+            .await;
+            if let Ok(runner) = pending {
+                runner.run_live(store, rx, cancel, ALERT_TICK).await;
+            }
+        });
+        Ok(())
     }
 
     /// Subscribes to what each ingest commit added (per entity and minute), published once
@@ -95,7 +157,7 @@ impl App {
             self.status.clone(),
         );
         self.tracker.spawn(async move {
-            let retention = ctx.config.store.retention();
+            let retention = ctx.config.retention();
             let store = ctx.store.clone();
             match tokio::task::spawn_blocking(move || store.apply_retention(retention)).await {
                 Ok(Ok((posts, counters))) => tracing::info!(posts, counters, "retention applied"),

@@ -33,6 +33,8 @@ pub struct Config {
     pub sources: SourcesConfig,
     /// When the monthly collection runs.
     pub collect: CollectConfig,
+    /// Bad-buzz alerts.
+    pub alerts: AlertsConfig,
     /// The watched brands and territories (`[[entity]]` tables).
     #[serde(rename = "entity")]
     pub entities: Vec<EntitySpec>,
@@ -60,12 +62,102 @@ impl Default for StoreConfig {
     }
 }
 
-impl StoreConfig {
-    /// The retention periods, for [`crate::store::Store::apply_retention`].
+impl Config {
+    /// The retention periods, for [`crate::store::Store::apply_retention`]: alert slots are
+    /// kept as long as the alerts' baseline reads them, and a day more.
     pub fn retention(&self) -> crate::store::Retention {
         crate::store::Retention {
-            posts_days: self.posts_retention_days,
-            counters_days: self.counters_retention_days,
+            posts_days: self.store.posts_retention_days,
+            counters_days: self.store.counters_retention_days,
+            buckets_days: self.alerts.history_days + 1,
+        }
+    }
+}
+
+/// How readily an alert opens: the preset's p-value threshold and minimum ratio to the
+/// baseline (see `src/alerts/detector.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Sensitivity {
+    /// Only big spikes.
+    Low,
+    /// The default.
+    #[default]
+    Medium,
+    /// Smaller spikes too, at the cost of more alerts.
+    High,
+}
+
+impl Sensitivity {
+    /// `low`, `medium`, `high` (French `faible`, `moyenne`, `haute` accepted).
+    pub fn parse(s: &str) -> Option<Sensitivity> {
+        match crate::watch::fold::fold(s.trim()).as_str() {
+            "low" | "faible" | "basse" => Some(Sensitivity::Low),
+            "medium" | "moyenne" | "normale" | "default" => Some(Sensitivity::Medium),
+            "high" | "haute" | "forte" | "elevee" => Some(Sensitivity::High),
+            _ => None,
+        }
+    }
+
+    /// The lower-case name.
+    pub fn id(self) -> &'static str {
+        match self {
+            Sensitivity::Low => "low",
+            Sensitivity::Medium => "medium",
+            Sensitivity::High => "high",
+        }
+    }
+}
+
+/// Bad-buzz alerts (`[alerts]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Run the detector in `veille run`.
+    pub enabled: bool,
+    /// The alert's grain: minutes per bucket, a multiple of 5 (the store's slots).
+    pub bucket_minutes: u32,
+    /// Days of history the baseline reads (the store keeps alert slots that long).
+    pub history_days: u32,
+    /// The default sensitivity.
+    pub sensitivity: Sensitivity,
+    /// Critical posts an alert needs in its window at least.
+    pub min_critical: u32,
+    /// After a close, no new alert for the same name this long, unless criticism doubles.
+    pub cooldown_minutes: u32,
+    /// An alert closes after this long back near the baseline.
+    pub calm_minutes: u32,
+    /// A file receiving every alert event as one JSON line (none when empty).
+    pub jsonl: Option<PathBuf>,
+    /// Where the console writes the alerts' charts.
+    pub charts_dir: PathBuf,
+    /// Per-entity overrides, by entity name: `[alerts.entities."SNCF"] sensitivity = "low"`.
+    pub entities: std::collections::BTreeMap<String, AlertOverride>,
+}
+
+/// What one entity changes of the alert defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertOverride {
+    /// Its sensitivity.
+    pub sensitivity: Option<Sensitivity>,
+    /// Its minimum of critical posts.
+    pub min_critical: Option<u32>,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            enabled: true,
+            bucket_minutes: 15,
+            history_days: 35,
+            sensitivity: Sensitivity::Medium,
+            min_critical: 10,
+            cooldown_minutes: 60,
+            calm_minutes: 60,
+            jsonl: None,
+            charts_dir: PathBuf::from("data/charts"),
+            entities: Default::default(),
         }
     }
 }
@@ -264,6 +356,22 @@ impl Config {
             "store.path is empty: name the store's directory (default data/veille.db)"
         );
         validate_entities(&self.entities)?;
+        let a = &self.alerts;
+        anyhow::ensure!(
+            a.bucket_minutes >= 5 && a.bucket_minutes % 5 == 0 && a.bucket_minutes <= 240,
+            "alerts.bucket_minutes is {}: it must be a multiple of 5 minutes, from 5 to 240",
+            a.bucket_minutes
+        );
+        anyhow::ensure!(
+            a.history_days >= 1,
+            "alerts.history_days must be at least 1 (default 35)"
+        );
+        for name in a.entities.keys() {
+            anyhow::ensure!(
+                self.entities.iter().any(|e| &e.name == name),
+                "alerts.entities names {name:?}, which is not a watched entity ([[entity]] name)"
+            );
+        }
         let t = &self.classifier.tuning;
         anyhow::ensure!(
             t.threshold.is_finite() && t.threshold > 0.0,

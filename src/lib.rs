@@ -16,6 +16,7 @@
 //!
 //! ARCHITECTURE.md gives the bird's-eye view and the invariants.
 
+pub mod alerts;
 pub mod app;
 pub mod cli;
 pub mod commands;

@@ -1,8 +1,10 @@
 //! `veille replay` and `veille stats`: files of posts into the store, and what the store counted.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use super::WatchArgs;
+use crate::alerts::notify::JsonlNotifier;
 use crate::commands::replay::{self as replay_cmd, ReplayQuery};
 use crate::commands::stats::{self as stats_cmd, StatsQuery, StatsReply};
 use crate::commands::Context;
@@ -22,6 +24,10 @@ pub struct ReplayArgs {
     /// already stored are still counted once).
     #[arg(long)]
     pub from_start: bool,
+    /// Run the bad-buzz detector while replaying: one JSON line per alert event on standard
+    /// output (the summary goes to standard error).
+    #[arg(long)]
+    pub alerts: bool,
     #[command(flatten)]
     pub watch: WatchArgs,
 }
@@ -29,24 +35,39 @@ pub struct ReplayArgs {
 /// Runs `veille replay`.
 pub fn replay(config: &Config, args: ReplayArgs) -> anyhow::Result<()> {
     let ctx = Context::open(config.clone(), args.watch.entities(config)?)?;
-    ctx.store.apply_retention(config.store.retention())?;
+    ctx.store.apply_retention(config.retention())?;
+    if args.alerts {
+        let stdout = JsonlNotifier::new(Box::new(std::io::stdout()));
+        let (runner, stats) = super::alerts::replay_with_alerts(
+            &ctx,
+            args.files,
+            args.from_start,
+            vec![Box::new(stdout)],
+        )?;
+        let mut err = std::io::stderr();
+        print_replay(&mut err, &stats)?;
+        writeln!(err, "{} alert events", runner.delivered.len())?;
+        return Ok(());
+    }
     let q = ReplayQuery {
         files: args.files,
         from_start: args.from_start,
     };
     let stats = replay_cmd::replay(&ctx, &q, None, Lang::En, &mut |_| {})?;
-    print_replay(&stats);
+    print_replay(&mut std::io::stdout(), &stats)?;
     Ok(())
 }
 
-fn print_replay(s: &IngestStats) {
-    println!(
+fn print_replay(out: &mut dyn Write, s: &IngestStats) -> std::io::Result<()> {
+    writeln!(
+        out,
         "{} posts read, {} already stored, {} new naming a watched entity ({} critical)",
         s.posts, s.duplicates, s.kept, s.critical
-    );
+    )?;
     for ((source, kind), n) in &s.bad {
-        println!("skipped {n} × {kind} in {source}");
+        writeln!(out, "skipped {n} × {kind} in {source}")?;
     }
+    Ok(())
 }
 
 /// Arguments of `veille stats`.
@@ -187,7 +208,7 @@ pub fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<()> {
     use crate::ingest::pipeline::{self, Options};
     let entities = args.watch.entities(config)?;
     let ctx = Context::open(config.clone(), entities)?;
-    ctx.store.apply_retention(config.store.retention())?;
+    ctx.store.apply_retention(config.retention())?;
     let tokens = crate::config::Tokens::from_env();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -3,6 +3,7 @@
 //! Subcommands load what they need from [`Config`] and call the library; they own only
 //! input/output formats. Later front-ends (Discord, console) call the same library code.
 
+pub mod alerts;
 pub mod classify;
 pub mod eval;
 pub mod ingest;
@@ -51,6 +52,13 @@ pub enum Command {
     /// Run everything in one process until ctrl-c or SIGTERM: the live sources and ingest,
     /// the monthly collection (and next the alerts and the Discord bot).
     Run(RunArgs),
+    /// Write a simulated stream with known bad buzzes (posts.jsonl, truth.jsonl, watch.toml).
+    Simulate(alerts::SimulateArgs),
+    /// Replay a simulated stream with the alerts on: recall, delay and false alerts per
+    /// burst size.
+    EvalAlerts(alerts::EvalAlertsArgs),
+    /// A watched name's recent mentions and critical posts against its baseline, and its chart.
+    Buzz(alerts::BuzzArgs),
     /// Import data into the store.
     Import {
         /// What to import.
@@ -101,6 +109,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Import { what }) => rank::import(&config, what),
         Some(Command::Collect(args)) => rank::collect(&config, args),
         Some(Command::Run(args)) => run_app(&config, args),
+        Some(Command::Simulate(args)) => alerts::simulate(args),
+        Some(Command::EvalAlerts(args)) => alerts::eval_alerts(&config, args),
+        Some(Command::Buzz(args)) => alerts::buzz(&config, args),
         None => classify::demo(&config),
     }
 }

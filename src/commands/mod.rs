@@ -10,6 +10,7 @@
 //! cause; the user sees a short generic answer). Commands that scan the store are blocking
 //! and say so: front-ends on tokio call them through `spawn_blocking`.
 
+pub mod buzz;
 pub mod collect;
 pub mod import;
 pub mod rank;

@@ -18,7 +18,7 @@ pub mod xwire;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::model::{Label, Post};
-use crate::store::{dedup_hash, Counts, IngestBatch, Store, StoredPost, ALL_POSTS};
+use crate::store::{dedup_hash, Counts, IngestBatch, Store, StoredPost, ALL_POSTS, SLOT_SECS};
 use crate::watch::{cue_texts, Scratch, Watcher};
 
 /// What an ingest run counted.
@@ -54,12 +54,14 @@ pub struct Committed {
     pub buckets: Vec<BucketCounts>,
     /// The kept posts: entity, creation time and dedup key (the store's `posts` key parts).
     pub kept: Vec<KeptPost>,
+    /// When the batch's first post entered the ingestor (to measure alert latency).
+    pub read_at: Option<std::time::Instant>,
 }
 
-/// Counts of one entity for one minute.
+/// Counts of one entity (or of every post, [`ALL_POSTS`]) for one minute.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BucketCounts {
-    /// The entity's name.
+    /// The entity's name, or [`ALL_POSTS`] (then `mentions` counts every new post).
     pub entity: String,
     /// Minutes since the epoch (UTC), of the posts' creation.
     pub minute: i64,
@@ -89,7 +91,7 @@ pub type Events = tokio::sync::broadcast::Sender<std::sync::Arc<Committed>>;
 /// What the writer thread is handed.
 enum ToWriter {
     /// A batch to commit, and what to publish once it is written.
-    Batch(IngestBatch, Option<(Events, Committed)>),
+    Batch(Box<IngestBatch>, Option<(Events, Committed)>),
     /// Answer once every batch sent before is committed.
     Sync(std::sync::mpsc::SyncSender<()>),
 }
@@ -110,6 +112,7 @@ pub struct Ingestor<'a> {
     events: Option<Events>,
     pending: HashMap<(String, i64), (u64, u64)>,
     pending_kept: Vec<KeptPost>,
+    read_at: Option<std::time::Instant>,
     /// What this ingestor counted so far.
     pub stats: IngestStats,
 }
@@ -151,6 +154,7 @@ impl<'a> Ingestor<'a> {
             events: None,
             pending: HashMap::new(),
             pending_kept: Vec::new(),
+            read_at: None,
             stats: IngestStats::default(),
         }
     }
@@ -182,6 +186,7 @@ impl<'a> Ingestor<'a> {
             .analyze(&post.text, post.lang.as_deref(), &mut self.scratch);
         let entities = self.watcher.matcher().names(&self.scratch.hits);
         let hour = post.created_at.timestamp().div_euclid(3600);
+        let slot = post.created_at.timestamp().div_euclid(SLOT_SECS);
         let named = !entities.is_empty();
         let critical = named && outcome.critical;
         self.batch
@@ -193,6 +198,11 @@ impl<'a> Ingestor<'a> {
                 mentioning: named as u64,
                 critical: critical as u64,
             });
+        self.batch
+            .slots
+            .entry((ALL_POSTS.to_string(), slot))
+            .or_default()
+            .posts += 1;
         for e in &entities {
             self.batch
                 .counts
@@ -203,8 +213,16 @@ impl<'a> Ingestor<'a> {
                     mentioning: 1,
                     critical: outcome.critical as u64,
                 });
+            let s = self.batch.slots.entry((e.clone(), slot)).or_default();
+            s.posts += 1;
+            s.critical += outcome.critical as u32;
         }
         if self.events.is_some() {
+            self.read_at.get_or_insert_with(std::time::Instant::now);
+            self.pending
+                .entry((ALL_POSTS.to_string(), minute))
+                .or_default()
+                .0 += 1;
             for e in &entities {
                 let slot = self.pending.entry((e.clone(), minute)).or_default();
                 slot.0 += 1;
@@ -305,9 +323,17 @@ impl<'a> Ingestor<'a> {
                 .collect();
             buckets.sort_by(|a, b| (a.minute, &a.entity).cmp(&(b.minute, &b.entity)));
             let kept = std::mem::take(&mut self.pending_kept);
-            (events, Committed { buckets, kept })
+            let read_at = self.read_at.take();
+            (
+                events,
+                Committed {
+                    buckets,
+                    kept,
+                    read_at,
+                },
+            )
         });
-        self.send(ToWriter::Batch(batch, publish))?;
+        self.send(ToWriter::Batch(Box::new(batch), publish))?;
         self.dirty.clear();
         // A bounded cache: a long replay moves on through time. The seen blocks of batches
         // still on their way to the writer are not in the store yet: wait for them before
@@ -343,7 +369,7 @@ impl<'a> Ingestor<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::{EntityKind, EntitySpec};
     use crate::watch::classifier::Tuning;
@@ -363,7 +389,8 @@ mod tests {
         }
     }
 
-    fn watcher() -> Watcher {
+    /// A watcher of SNCF (`@SNCF`), for tests.
+    pub(crate) fn watcher() -> Watcher {
         Watcher::new(
             &[EntitySpec {
                 name: "SNCF".into(),
@@ -464,12 +491,33 @@ mod tests {
             / 60;
         assert_eq!(
             got.buckets,
-            [BucketCounts {
-                entity: "SNCF".into(),
-                minute,
-                mentions: 2,
-                critical: 1
-            }]
+            [
+                BucketCounts {
+                    entity: ALL_POSTS.into(),
+                    minute,
+                    mentions: 2,
+                    critical: 0
+                },
+                BucketCounts {
+                    entity: "SNCF".into(),
+                    minute,
+                    mentions: 2,
+                    critical: 1
+                },
+                BucketCounts {
+                    entity: ALL_POSTS.into(),
+                    minute: minute + 1,
+                    mentions: 1,
+                    critical: 0
+                },
+            ]
+        );
+        let slots = store.slots(0, i64::MAX / 4).expect("slots");
+        assert_eq!(slots.len(), 1, "one 5-minute slot");
+        assert_eq!(slots[0].1["*"].posts, 3);
+        assert_eq!(
+            (slots[0].1["SNCF"].posts, slots[0].1["SNCF"].critical),
+            (2, 1)
         );
         assert_eq!(got.kept.len(), 2);
         assert!(got.kept[0].critical && got.kept[0].key == "x:1");
@@ -493,7 +541,7 @@ mod tests {
         ing.commit(None).expect("commit");
         ing.finish().expect("written");
         let now = chrono::Utc::now().timestamp();
-        let (posts, counters) = store.prune(now + 10, 0).expect("prune");
+        let (posts, counters) = store.prune(now + 10, 0, 0).expect("prune");
         assert_eq!((posts, counters), (1, 0));
         assert!(store
             .mentions("SNCF", 0, i64::MAX / 4)
@@ -509,7 +557,7 @@ mod tests {
             1,
             "seen keys outlive kept posts"
         );
-        let (_, counters) = store.prune(0, i64::MAX / 8).expect("prune");
+        let (_, counters) = store.prune(0, i64::MAX / 8, 0).expect("prune");
         assert_eq!(counters, 1, "one row an hour holds every scope");
         assert!(store.seen_block(minute).expect("seen").is_empty());
     }

@@ -118,7 +118,7 @@ pub async fn run(
     }
 
     // The consumer: one thread, the only writer of ingest data.
-    let retention = config.store.retention();
+    let retention = config.retention();
     let consumer = std::thread::Builder::new()
         .name("veille-ingest".into())
         .spawn(move || -> anyhow::Result<IngestStats> {

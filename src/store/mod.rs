@@ -11,7 +11,11 @@
 //! - `state`: `s/MINUTE` → the sorted 64-bit hashes of the dedup keys of the posts created that
 //!   minute (one value a minute, not one key a post: sled costs microseconds a key),
 //!   `c/HOUR` the hour's counters of every scope (→ JSON `{"SCOPE": [posts, mentioning,
-//!   critical]}`: one value an hour, not one a scope), `k/SOURCE` cursors.
+//!   critical]}`: one value an hour, not one a scope), `b/SLOT` the counts of 5-minute
+//!   slots that alerts sum into their buckets (→ JSON `{"SCOPE": [posts, critical]}`, `*`
+//!   counting every post), `k/SOURCE` cursors;
+//! - `alerts`: `s/ENTITY` → JSON alert state, `e/SEQ` → JSON alert event not yet delivered
+//!   (the outbox), written together in one batch (see [`Store::commit_alerts`]).
 //!
 //! [`Store::commit_ingest`] writes a batch's kept posts first (idempotent: the same key gets
 //! the same value), then its seen blocks, counters and cursor in ONE `sled::Batch` (atomic
@@ -37,6 +41,8 @@ pub struct Retention {
     pub posts_days: u32,
     /// Counters and seen blocks are deleted this many days after their hour.
     pub counters_days: u32,
+    /// Alert buckets are deleted this many days after their time (the baseline's history).
+    pub buckets_days: u32,
 }
 
 /// The file in the store's directory naming the process that holds it.
@@ -64,6 +70,8 @@ pub struct Store {
     snapshots: sled::Tree,
     /// Kept posts by entity and time.
     posts: sled::Tree,
+    /// Alert states and the outbox of alert events.
+    alerts: sled::Tree,
     /// Seen blocks, counters and cursors: written in one atomic batch.
     state: sled::Tree,
 }
@@ -138,6 +146,22 @@ pub fn hour_list(hours: &[i64]) -> String {
 /// The scope of the counters of every post.
 pub const ALL_POSTS: &str = "*";
 
+/// The length of the slots the store counts for alerts, in seconds: alert buckets are made
+/// of whole slots.
+pub const SLOT_SECS: i64 = 300;
+
+/// Counts of one scope in one slot: posts (mentions for an entity) and critical posts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SlotCounts {
+    /// Posts naming the entity (every post for `*`).
+    pub posts: u32,
+    /// Of those, critical.
+    pub critical: u32,
+}
+
+/// Slots (since the epoch, [`SLOT_SECS`] each) and their counts by scope.
+pub type SlotScan = Vec<(i64, std::collections::BTreeMap<String, SlotCounts>)>;
+
 /// What one ingest batch writes.
 #[derive(Debug, Default)]
 pub struct IngestBatch {
@@ -147,6 +171,8 @@ pub struct IngestBatch {
     pub kept: Vec<(String, StoredPost)>,
     /// Counter increments by scope and hour (hours since the epoch).
     pub counts: std::collections::HashMap<(String, i64), Counts>,
+    /// Slot increments by scope and 5-minute slot ([`SLOT_SECS`]): posts and critical posts.
+    pub slots: std::collections::HashMap<(String, i64), SlotCounts>,
     /// The source's cursor after the batch.
     pub cursor: Option<(String, String)>,
 }
@@ -225,6 +251,7 @@ impl Store {
         let snapshots = db.open_tree("snapshots")?;
         let posts = db.open_tree("posts")?;
         let state = db.open_tree("state")?;
+        let alerts = db.open_tree("alerts")?;
         match meta.get("schema_version")? {
             None => {
                 meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
@@ -245,6 +272,7 @@ impl Store {
             snapshots,
             posts,
             state,
+            alerts,
         })
     }
 
@@ -395,6 +423,31 @@ impl Store {
             }
             state.insert(&counter_key(hour), encode_counts(&all));
         }
+        let mut slots: std::collections::BTreeMap<i64, Vec<(&str, SlotCounts)>> =
+            Default::default();
+        for ((scope, slot), delta) in &batch.slots {
+            slots
+                .entry(*slot)
+                .or_default()
+                .push((scope.as_str(), *delta));
+        }
+        for (slot, deltas) in slots {
+            let key = slot_key(slot);
+            let mut all = match self.state.get(key)? {
+                None => Default::default(),
+                // An unreadable slot starts again rather than stopping ingest: alerts only.
+                Some(v) => decode_slot(&v).unwrap_or_else(|| {
+                    tracing::warn!(slot, "an alert slot could not be read; counting it afresh");
+                    Default::default()
+                }),
+            };
+            for (scope, delta) in deltas {
+                let c = all.entry(scope.to_string()).or_default();
+                c.posts += delta.posts;
+                c.critical += delta.critical;
+            }
+            state.insert(&key, encode_slot(&all));
+        }
         if let Some((source, cursor)) = &batch.cursor {
             state.insert(prefixed(b"k/", source.as_bytes()), cursor.as_bytes());
         }
@@ -485,6 +538,31 @@ impl Store {
             .collect())
     }
 
+    /// Every scope's slot counts for slots in `[from, to)` (slots since the epoch), in order;
+    /// unreadable slots are passed over. A range scan (blocking).
+    pub fn slots(&self, from: i64, to: i64) -> anyhow::Result<SlotScan> {
+        let mut out = Vec::new();
+        for item in self.state.range(slot_key(from)..slot_key(to)) {
+            let (k, v) = item?;
+            if let Some(c) = decode_slot(&v) {
+                out.push((time_of(&k[2..]), c));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every scope's counts for one slot; an unreadable slot reads as empty.
+    pub fn slot(
+        &self,
+        slot: i64,
+    ) -> anyhow::Result<std::collections::BTreeMap<String, SlotCounts>> {
+        Ok(self
+            .state
+            .get(slot_key(slot))?
+            .and_then(|v| decode_slot(&v))
+            .unwrap_or_default())
+    }
+
     /// Every scope that has counters (the entities, and `*`), sorted; unreadable hours are
     /// passed over.
     pub fn scopes(&self) -> anyhow::Result<Vec<String>> {
@@ -496,9 +574,15 @@ impl Store {
         Ok(out.into_iter().collect())
     }
 
-    /// Deletes kept posts stored before `posts_before` (seconds), and counters and seen blocks
-    /// of times before `counters_before` (hours); returns how many posts and counter rows went.
-    pub fn prune(&self, posts_before: i64, counters_before: i64) -> anyhow::Result<(usize, usize)> {
+    /// Deletes kept posts stored before `posts_before` (seconds), counters and seen blocks
+    /// of times before `counters_before` (hours), and alert slots before `slots_before`
+    /// (slots); returns how many posts and counter rows went.
+    pub fn prune(
+        &self,
+        posts_before: i64,
+        counters_before: i64,
+        slots_before: i64,
+    ) -> anyhow::Result<(usize, usize)> {
         let mut old_posts = Vec::new();
         for item in self.posts.iter() {
             let (k, v) = item?;
@@ -523,6 +607,12 @@ impl Store {
             .collect::<Result<_, _>>()?;
         let counters = old_counters.len();
         remove_all(&self.state, &old_counters)?;
+        let old_slots: Vec<sled::IVec> = self
+            .state
+            .range(slot_key(i64::MIN / 2)..slot_key(slots_before))
+            .keys()
+            .collect::<Result<_, _>>()?;
+        remove_all(&self.state, &old_slots)?;
         self.flush()?;
         Ok((old_posts.len(), counters))
     }
@@ -533,7 +623,73 @@ impl Store {
         let now = chrono::Utc::now().timestamp();
         let posts_before = now - i64::from(retention.posts_days) * 86_400;
         let counters_before = (now - i64::from(retention.counters_days) * 86_400).div_euclid(3600);
-        self.prune(posts_before, counters_before)
+        let slots_before = (now - i64::from(retention.buckets_days) * 86_400).div_euclid(SLOT_SECS);
+        self.prune(posts_before, counters_before, slots_before)
+    }
+
+    /// Every entity's stored alert state.
+    pub fn alert_states<S: serde::de::DeserializeOwned>(&self) -> anyhow::Result<Vec<(String, S)>> {
+        let mut out = Vec::new();
+        for item in self.alerts.scan_prefix(b"s/") {
+            let (k, v) = item?;
+            let entity = String::from_utf8_lossy(&k[2..]).into_owned();
+            out.push((
+                entity,
+                serde_json::from_slice(&v).context("reading a stored alert state")?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Writes alert states and the events they produced in one atomic batch, durably: an
+    /// event is in the outbox ([`Store::pending_alert_events`]) until acknowledged, so a
+    /// restart neither repeats the state change nor loses its message. Returns the events'
+    /// ids, in order.
+    pub fn commit_alerts<S: serde::Serialize, E: serde::Serialize>(
+        &self,
+        states: &[(&str, &S)],
+        events: &[E],
+    ) -> anyhow::Result<Vec<u64>> {
+        let mut batch = sled::Batch::default();
+        for (entity, state) in states {
+            batch.insert(
+                prefixed(b"s/", entity.as_bytes()),
+                serde_json::to_vec(state)?,
+            );
+        }
+        let mut ids = Vec::with_capacity(events.len());
+        for e in events {
+            let id = self.db.generate_id()?;
+            batch.insert(prefixed(b"e/", &id.to_be_bytes()), serde_json::to_vec(e)?);
+            ids.push(id);
+        }
+        self.alerts
+            .apply_batch(batch)
+            .context("writing alert states")?;
+        self.alerts.flush().context("flushing alert states")?;
+        Ok(ids)
+    }
+
+    /// The alert events not yet acknowledged by the notifiers, oldest first.
+    pub fn pending_alert_events<E: serde::de::DeserializeOwned>(
+        &self,
+    ) -> anyhow::Result<Vec<(u64, E)>> {
+        let mut out = Vec::new();
+        for item in self.alerts.scan_prefix(b"e/") {
+            let (k, v) = item?;
+            let id = <[u8; 8]>::try_from(&k[2..]).map_or(0, u64::from_be_bytes);
+            match serde_json::from_slice(&v) {
+                Ok(e) => out.push((id, e)),
+                Err(e) => tracing::warn!(id, error = %e, "an unreadable alert event is skipped"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes a delivered alert event from the outbox.
+    pub fn ack_alert_event(&self, id: u64) -> anyhow::Result<()> {
+        self.alerts.remove(prefixed(b"e/", &id.to_be_bytes()))?;
+        Ok(())
     }
 
     /// Writes everything to disk.
@@ -591,6 +747,30 @@ pub fn dedup_hash_bytes(bytes: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
+}
+
+fn slot_key(slot: i64) -> [u8; 10] {
+    let mut k = [0u8; 10];
+    k[..2].copy_from_slice(b"b/");
+    k[2..].copy_from_slice(&time_key(slot));
+    k
+}
+
+fn encode_slot(all: &std::collections::BTreeMap<String, SlotCounts>) -> Vec<u8> {
+    let map: std::collections::BTreeMap<&str, [u32; 2]> = all
+        .iter()
+        .map(|(s, c)| (s.as_str(), [c.posts, c.critical]))
+        .collect();
+    serde_json::to_vec(&map).expect("a map of numbers serialises")
+}
+
+fn decode_slot(v: &[u8]) -> Option<std::collections::BTreeMap<String, SlotCounts>> {
+    let map: std::collections::BTreeMap<String, [u32; 2]> = serde_json::from_slice(v).ok()?;
+    Some(
+        map.into_iter()
+            .map(|(s, [posts, critical])| (s, SlotCounts { posts, critical }))
+            .collect(),
+    )
 }
 
 fn counter_key(hour: i64) -> [u8; 10] {

@@ -1,6 +1,7 @@
 //! The integration tests, in one binary so that it links once: the real `veille` binary as a
 //! user runs it, and the real clients against fakes on 127.0.0.1.
 
+mod alerts;
 mod app;
 mod cli;
 mod ingest;
