@@ -54,6 +54,8 @@ const SHORT_WINDOWS: [i64; 2] = [1, 2];
 const BUCKET_WINDOWS: [i64; 4] = [1, 2, 4, 8];
 /// Hours of slots kept in memory: the chart's 48 hours and the longest window.
 const RECENT_HOURS: i64 = 50;
+/// How far behind the wall clock a stream may be for clock ticks to move it.
+const LIVE_LAG: i64 = 6 * 3600;
 /// Buckets a chart shows: 48 hours of 15-minute buckets by default.
 const CHART_HOURS: i64 = 48;
 
@@ -305,9 +307,11 @@ impl Detector {
     }
 
     /// Moves the clock to `now` (the wall clock when live) and evaluates the open alerts:
-    /// calm returns even when nobody posts.
+    /// calm returns even when nobody posts. Only a stream that follows the wall clock is
+    /// moved: before any post, or when the stream's time is more than [`LIVE_LAG`] behind
+    /// (history coming through a live source), the posts' own timestamps rule.
     pub fn tick(&mut self, now: i64) -> anyhow::Result<Vec<(u64, Outgoing)>> {
-        if now <= self.now {
+        if self.now == i64::MIN || now <= self.now || now - self.now > LIVE_LAG {
             return Ok(Vec::new());
         }
         self.advance(now)?;

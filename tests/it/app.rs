@@ -116,3 +116,60 @@ fn veille_run_holds_the_store_one_shot_commands_say_so_and_sigterm_stops_it_clea
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Collects the alert events the app delivers.
+struct Collect(std::sync::Arc<std::sync::Mutex<Vec<veille::alerts::AlertEvent>>>);
+
+impl veille::alerts::notify::Notifier for Collect {
+    fn notify(&self, out: &veille::alerts::Outgoing) -> anyhow::Result<()> {
+        self.0.lock().expect("lock").push(out.event.clone());
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_runs_the_detector_on_the_live_stream_and_delivers_through_its_notifiers() {
+    // Arrange: a newly watched name whose first posts are all critical.
+    let frames: Vec<String> = (0..30)
+        .map(|i| {
+            commit(
+                "did:plc:a",
+                &format!("k{i}"),
+                1_000_000 + i,
+                &format!("@SNCF train supprimé, une honte (n°{i})"),
+            )
+        })
+        .collect();
+    let (addr, _urls) = jetstream(frames).await;
+    let charts = tempfile::tempdir().expect("temp dir");
+    let mut config = Config::default();
+    config.sources.bluesky.jetstream_url = format!("ws://{addr}");
+    config.alerts.charts_dir = charts.path().to_path_buf();
+    let t = spawn_app(config, sncf());
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    t.app.add_notifier(Box::new(Collect(got.clone())));
+    // Act
+    t.start();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while got.lock().expect("lock").is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let store = t.app.ctx.store.clone();
+    let status = tokio::time::timeout(Duration::from_secs(20), t.app.shutdown())
+        .await
+        .expect("every task drains in time")
+        .expect("clean shutdown");
+    assert!(status.failures.is_empty(), "{:?}", status.failures);
+    // Assert: one open, its chart saved by the console notifier, nothing left in the outbox.
+    let events = got.lock().expect("lock").clone();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0].entity, "SNCF");
+    assert_eq!(events[0].event, veille::alerts::EventKind::Open);
+    assert_eq!(events[0].critical, 30);
+    let pngs = std::fs::read_dir(charts.path()).expect("charts").count();
+    assert_eq!(pngs, 1);
+    assert!(store
+        .pending_alert_events::<veille::alerts::Outgoing>()
+        .expect("outbox")
+        .is_empty());
+}
