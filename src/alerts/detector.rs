@@ -308,7 +308,7 @@ impl Detector {
 
     /// Moves the clock to `now` (the wall clock when live) and evaluates the open alerts:
     /// calm returns even when nobody posts. Only a stream that follows the wall clock is
-    /// moved: before any post, or when the stream's time is more than [`LIVE_LAG`] behind
+    /// moved: before any post, or when the stream's time is more than 6 hours behind
     /// (history coming through a live source), the posts' own timestamps rule.
     pub fn tick(&mut self, now: i64) -> anyhow::Result<Vec<(u64, Outgoing)>> {
         if self.now == i64::MIN || now <= self.now || now - self.now > LIVE_LAG {
