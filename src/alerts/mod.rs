@@ -36,6 +36,17 @@ pub enum EventKind {
     Close,
 }
 
+impl EventKind {
+    /// `open`, `escalate` or `close`, as in the JSON.
+    pub fn id(self) -> &'static str {
+        match self {
+            EventKind::Open => "open",
+            EventKind::Escalate => "escalate",
+            EventKind::Close => "close",
+        }
+    }
+}
+
 /// One alert event, as `replay --alerts` prints it and the notifiers receive it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertEvent {
@@ -130,6 +141,9 @@ pub struct Runner {
     pub latencies: Vec<std::time::Duration>,
     /// Every event delivered, in order.
     pub delivered: Vec<AlertEvent>,
+    /// Whether `latencies` and `delivered` are kept (a replay's report); never in the
+    /// long-running process, where they would only grow.
+    record: bool,
 }
 
 impl Runner {
@@ -140,7 +154,14 @@ impl Runner {
             notifiers,
             latencies: Vec::new(),
             delivered: Vec::new(),
+            record: false,
         }
+    }
+
+    /// Keeps every delivered event and its latency, for a replay's report.
+    pub fn recording(mut self) -> Runner {
+        self.record = true;
+        self
     }
 
     /// The detector.
@@ -206,10 +227,12 @@ impl Runner {
                     tracing::error!(error = format!("{e:#}"), "acknowledging an alert event");
                 }
             }
-            if let Some(t) = read_at {
-                self.latencies.push(t.elapsed());
+            if self.record {
+                if let Some(t) = read_at {
+                    self.latencies.push(t.elapsed());
+                }
+                self.delivered.push(out.event);
             }
-            self.delivered.push(out.event);
         }
     }
 

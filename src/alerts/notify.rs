@@ -84,9 +84,7 @@ impl Notifier for ConsoleNotifier {
                 "{}-{}-{}.png",
                 out.event.entity,
                 out.event.at.format("%Y%m%dT%H%M"),
-                serde_json::to_value(out.event.event)?
-                    .as_str()
-                    .unwrap_or("event")
+                out.event.event.id()
             )
             .chars()
             .map(|c| {
