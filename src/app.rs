@@ -9,7 +9,7 @@
 //! polling the store.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -19,7 +19,9 @@ use crate::alerts::{Detector, Runner, Settings};
 use crate::commands::collect::{self as collect_cmd, CollectEvent};
 use crate::commands::Context;
 use crate::config::Tokens;
-use crate::ingest::pipeline::{self, Options};
+use crate::ingest::pipeline::{self, LiveSources, Options};
+use crate::model::EntitySpec;
+use crate::watch::fold::fold;
 use crate::ingest::{Committed, Events};
 
 /// How many commits a slow subscriber may lag behind before it loses the oldest.
@@ -31,7 +33,7 @@ const ALERT_TICK: std::time::Duration = std::time::Duration::from_secs(30);
 /// What the running tasks say of themselves, for `/status` and the end-of-run report.
 #[derive(Debug, Default, Clone)]
 pub struct Status {
-    /// The live sources that ran.
+    /// The live sources running (at the end of a run: those that ran).
     pub sources: Vec<String>,
     /// Sources or tasks that stopped for good, and why (no secret in it).
     pub failures: Vec<String>,
@@ -41,65 +43,175 @@ pub struct Status {
     pub posts: u64,
     /// Duplicates among them.
     pub duplicates: u64,
+    /// The sources of the generations that ended.
+    pub ended_sources: Vec<String>,
 }
 
-/// The running application.
+/// The running application. Front-ends share it behind an `Arc`.
 pub struct App {
-    /// What every command uses.
-    pub ctx: Arc<Context>,
+    ctx: RwLock<Arc<Context>>,
+    /// The names watched for everyone (the config's, or a `--watch` file's).
+    base: Vec<EntitySpec>,
     /// Cancelled to stop every task.
     pub cancel: CancellationToken,
     tracker: TaskTracker,
     events: Events,
     status: Arc<Mutex<Status>>,
-    notifiers: Mutex<Vec<Box<dyn Notifier>>>,
+    live: Arc<Mutex<LiveSources>>,
+    notifiers: Mutex<Vec<Arc<dyn Notifier + Sync>>>,
+    rewatch: Arc<tokio::sync::Notify>,
+    /// Wakes whoever delivers the outbox of bot messages (alerts to servers, monthly
+    /// positions).
+    pub posts_ready: Arc<tokio::sync::Notify>,
 }
 
 impl App {
     /// The app over `ctx`, no task started yet: subscribe to [`App::events`] first to miss
-    /// nothing, then [`App::start`].
+    /// nothing, then [`App::start`]. The names `ctx` watches are watched for everyone;
+    /// servers add theirs (`/watch add`).
     pub fn new(ctx: Context) -> App {
         let (events, _) = tokio::sync::broadcast::channel(EVENTS_CAPACITY);
-        App {
-            ctx: Arc::new(ctx),
+        let base = ctx.entities.to_vec();
+        let app = App {
+            ctx: RwLock::new(Arc::new(ctx)),
+            base,
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
             events,
             status: Arc::default(),
+            live: Arc::default(),
             notifiers: Mutex::new(Vec::new()),
+            rewatch: Arc::default(),
+            posts_ready: Arc::default(),
+        };
+        match app.watched_union().and_then(|u| app.ctx().with_entities(u)) {
+            Ok(ctx) => *app.ctx.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ctx),
+            Err(e) => tracing::error!(error = format!("{e:#}"), "the servers' watched names are ignored"),
         }
+        app
+    }
+
+    /// What every command uses now (its watcher follows the servers' lists).
+    pub fn ctx(&self) -> Arc<Context> {
+        self.ctx.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The names watched for everyone.
+    pub fn base_entities(&self) -> &[EntitySpec] {
+        &self.base
+    }
+
+    /// Everything watched: the names for everyone, then each server's. A name several
+    /// servers watch is watched once (aliases merged); an alias another name already owns is
+    /// left to that name, so the union is always a valid watch list.
+    pub fn watched_union(&self) -> anyhow::Result<Vec<EntitySpec>> {
+        let mut union = self.base.clone();
+        let mut owned: std::collections::HashSet<String> = union
+            .iter()
+            .flat_map(|e| std::iter::once(&e.name).chain(&e.aliases))
+            .map(|t| fold(t.trim()))
+            .collect();
+        for (_, e) in self.ctx().store.all_watched()? {
+            let name = fold(e.name.trim());
+            let fresh: Vec<String> = e
+                .aliases
+                .iter()
+                .filter(|a| owned.insert(fold(a.trim())))
+                .cloned()
+                .collect();
+            if let Some(existing) = union.iter_mut().find(|u| fold(u.name.trim()) == name) {
+                existing.aliases.extend(fresh);
+            } else if owned.insert(name) {
+                union.push(EntitySpec { aliases: fresh, ..e });
+            }
+        }
+        Ok(union)
     }
 
     /// Adds where alert events go, before [`App::start`] (the console notifier and the
     /// `[alerts] jsonl` file are added by `start`).
-    pub fn add_notifier(&self, n: Box<dyn Notifier>) {
+    pub fn add_notifier(&self, n: Arc<dyn Notifier + Sync>) {
         self.notifiers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(n);
     }
 
-    /// Starts the long-running tasks on the current tokio runtime: the alert detector
-    /// first (it subscribes before anything is published), then ingest and the monthly
+    /// Says that a server's watch list or alert settings changed: the sources and the
+    /// detector restart on the new union (what was read is stored first).
+    pub fn rewatch(&self) {
+        self.rewatch.notify_one();
+    }
+
+    /// Starts the long-running tasks on the current tokio runtime: the live sources and the
+    /// alert detector (restarted together when the watched names change), and the monthly
     /// collection.
-    pub fn start(&self, tokens: Tokens) {
-        if self.ctx.config.alerts.enabled {
-            if let Err(e) = self.spawn_alerts() {
-                tracing::error!(error = format!("{e:#}"), "the alert detector did not start");
-                self.status
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .failures
-                    .push(format!("alerts did not start: {e:#}"));
-            }
-        }
-        self.spawn_ingest(tokens.clone());
+    pub fn start(self: &Arc<Self>, tokens: Tokens) {
+        let app = self.clone();
+        let t = tokens.clone();
+        self.tracker.spawn(async move { app.supervise(t).await });
         self.spawn_monthly_collection(tokens);
     }
 
-    fn spawn_alerts(&self) -> anyhow::Result<()> {
-        let config = &self.ctx.config;
-        let settings = Settings::from_config(config)?;
+    /// Runs one generation of sources and detector at a time, until the app stops.
+    async fn supervise(self: Arc<Self>, tokens: Tokens) {
+        let mut first = true;
+        loop {
+            if !first {
+                match self.watched_union().and_then(|u| self.ctx().with_entities(u)) {
+                    Ok(ctx) => {
+                        tracing::info!(names = ctx.entities.len(), "the watched names changed");
+                        *self.ctx.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ctx);
+                    }
+                    Err(e) => tracing::error!(error = format!("{e:#}"), "the new watch list is refused"),
+                }
+            }
+            let generation = self.cancel.child_token();
+            let tracker = TaskTracker::new();
+            if self.ctx.read().map(|c| c.config.alerts.enabled).unwrap_or(false) {
+                if let Err(e) = self.spawn_alerts(&tracker, generation.clone()) {
+                    tracing::error!(error = format!("{e:#}"), "the alert detector did not start");
+                    self.status
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .failures
+                        .push(format!("alerts did not start: {e:#}"));
+                }
+            }
+            self.spawn_ingest(&tracker, tokens.clone(), generation.clone(), first);
+            tracker.close();
+            first = false;
+            let again = tokio::select! {
+                _ = self.cancel.cancelled() => false,
+                _ = self.rewatch.notified() => true,
+            };
+            generation.cancel();
+            tracker.wait().await;
+            if !again {
+                return;
+            }
+        }
+    }
+
+    fn spawn_alerts(&self, tracker: &TaskTracker, cancel: CancellationToken) -> anyhow::Result<()> {
+        let ctx = self.ctx();
+        let config = &ctx.config;
+        let mut settings = Settings::from_config(config)?;
+        // A server asking for more sensitive alerts than the configuration lowers the
+        // thresholds of the names it watches; each server then filters with its own.
+        for (guild, s) in ctx.store.all_server_settings()? {
+            let level = s.sensitivity.unwrap_or(config.alerts.sensitivity);
+            if s.alert_channel.is_none() || level <= config.alerts.sensitivity {
+                continue;
+            }
+            for e in ctx.store.watch_list(guild)? {
+                let Some(name) = ctx.entities.iter().find(|u| fold(&u.name) == fold(&e.name)) else {
+                    continue;
+                };
+                let o = settings.overrides.entry(name.name.clone()).or_default();
+                o.sensitivity = Some(o.sensitivity.map_or(level, |l| l.max(level)));
+            }
+        }
         let mut notifiers: Vec<Box<dyn Notifier>> = vec![Box::new(ConsoleNotifier {
             charts_dir: config.alerts.charts_dir.clone(),
             tz: settings.tz,
@@ -109,12 +221,14 @@ impl App {
         if let Some(path) = &config.alerts.jsonl {
             notifiers.push(Box::new(JsonlNotifier::append(path)?));
         }
-        notifiers.append(&mut self.notifiers.lock().unwrap_or_else(|p| p.into_inner()));
-        let detector = Detector::new(settings, self.ctx.store.clone())?;
+        for n in self.notifiers.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            notifiers.push(Box::new(n.clone()));
+        }
+        let detector = Detector::new(settings, ctx.store.clone())?;
         let mut runner = Runner::new(detector, notifiers);
         let rx = self.events();
-        let (store, cancel) = (self.ctx.store.clone(), self.cancel.clone());
-        self.tracker.spawn(async move {
+        let store = ctx.store.clone();
+        tracker.spawn(async move {
             let s = store.clone();
             let pending = tokio::task::spawn_blocking(move || {
                 if let Err(e) = runner.deliver_pending(&s) {
@@ -138,7 +252,12 @@ impl App {
 
     /// The tasks' status now.
     pub fn status(&self) -> Status {
-        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+        let mut s = self.status.lock().map(|s| s.clone()).unwrap_or_default();
+        if let Ok(l) = self.live.lock() {
+            s.sources = l.running.clone();
+            s.failures.extend(l.failures.iter().cloned());
+        }
+        s
     }
 
     /// Spawns a task under the app's tracker (front-ends and alerts use it).
@@ -149,24 +268,38 @@ impl App {
         self.tracker.spawn(task);
     }
 
-    fn spawn_ingest(&self, tokens: Tokens) {
-        let (ctx, cancel, events, status) = (
-            self.ctx.clone(),
-            self.cancel.clone(),
+    fn spawn_ingest(
+        &self,
+        tracker: &TaskTracker,
+        tokens: Tokens,
+        cancel: CancellationToken,
+        retention: bool,
+    ) {
+        let (ctx, events, status, live) = (
+            self.ctx(),
             self.events.clone(),
             self.status.clone(),
+            self.live.clone(),
         );
-        self.tracker.spawn(async move {
-            let retention = ctx.config.retention();
-            let store = ctx.store.clone();
-            match tokio::task::spawn_blocking(move || store.apply_retention(retention)).await {
-                Ok(Ok((posts, counters))) => tracing::info!(posts, counters, "retention applied"),
-                Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "retention failed"),
-                Err(e) => tracing::error!(error = %e, "retention task failed"),
+        tracker.spawn(async move {
+            if retention {
+                let retention = ctx.config.retention();
+                let store = ctx.store.clone();
+                match tokio::task::spawn_blocking(move || store.apply_retention(retention)).await {
+                    Ok(Ok((posts, counters))) => tracing::info!(posts, counters, "retention applied"),
+                    Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "retention failed"),
+                    Err(e) => tracing::error!(error = %e, "retention task failed"),
+                }
             }
-            let shutdown = cancel.clone().cancelled_owned();
-            let report =
-                pipeline::run(&ctx, &tokens, Options::default(), Some(events), shutdown).await;
+            if let Ok(mut l) = live.lock() {
+                *l = LiveSources::default();
+            }
+            let options = Options {
+                live: Some(live),
+                ..Options::default()
+            };
+            let shutdown = cancel.cancelled_owned();
+            let report = pipeline::run(&ctx, &tokens, options, Some(events), shutdown).await;
             let mut s = status.lock().unwrap_or_else(|p| p.into_inner());
             match report {
                 Ok(r) => {
@@ -175,10 +308,9 @@ impl App {
                             "no live source: set X_BEARER_TOKEN for X, or enable sources.bluesky.jetstream"
                         );
                     }
-                    s.sources = r.sources;
-                    s.failures.extend(r.failures);
-                    s.posts = r.stats.posts;
-                    s.duplicates = r.stats.duplicates;
+                    s.ended_sources = r.sources;
+                    s.posts += r.stats.posts;
+                    s.duplicates += r.stats.duplicates;
                 }
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), "ingest stopped");
@@ -189,16 +321,40 @@ impl App {
     }
 
     fn spawn_monthly_collection(&self, tokens: Tokens) {
-        let (ctx, cancel, status) = (self.ctx.clone(), self.cancel.clone(), self.status.clone());
+        let (ctx, cancel, status, ready) = (
+            self.ctx(),
+            self.cancel.clone(),
+            self.status.clone(),
+            self.posts_ready.clone(),
+        );
         self.tracker.spawn(async move {
             let platforms = match collect_cmd::platforms(&[], crate::model::Lang::En) {
                 Ok(p) => p,
                 Err(e) => return e.log("monthly collection"),
             };
+            let positions_ctx = ctx.clone();
             let mut progress = |e: CollectEvent| {
                 tracing::info!(event = ?e, "monthly collection");
-                if let Ok(mut s) = status.lock() {
-                    s.last_collection = Some(format!("{e:?}"));
+                if let CollectEvent::Done { .. } = e {
+                    // The subscriptions' monthly positions are owed from now on.
+                    match crate::front::posts::queue_positions(&positions_ctx) {
+                        Ok(n) if n > 0 => ready.notify_one(),
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = format!("{e:#}"), "queueing the monthly positions"),
+                    }
+                }
+                let line = match &e {
+                    CollectEvent::Done { platform, month, collected, of, .. } => {
+                        Some(format!("{} {month}: {collected}/{of}", platform.display()))
+                    }
+                    CollectEvent::Skipped { platform, reason } => {
+                        Some(format!("{}: {reason}", platform.display()))
+                    }
+                    CollectEvent::Next(at) => Some(format!("→ {}", at.format("%Y-%m-%d %H:%M UTC"))),
+                    _ => None,
+                };
+                if let (Some(line), Ok(mut s)) = (line, status.lock()) {
+                    s.last_collection = Some(line);
                 }
             };
             if let Err(e) =
@@ -210,13 +366,15 @@ impl App {
     }
 
     /// Stops every task, waits for them to drain, and flushes the store.
-    pub async fn shutdown(self) -> anyhow::Result<Status> {
+    pub async fn shutdown(&self) -> anyhow::Result<Status> {
         self.cancel.cancel();
         self.tracker.close();
         self.tracker.wait().await;
-        let store = self.ctx.store.clone();
+        let store = self.ctx().store.clone();
         tokio::task::spawn_blocking(move || store.flush()).await??;
-        Ok(self.status())
+        let mut s = self.status();
+        s.sources = s.ended_sources.clone();
+        Ok(s)
     }
 }
 
@@ -226,7 +384,7 @@ pub async fn run(
     tokens: Tokens,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<Status> {
-    let app = App::new(ctx);
+    let app = Arc::new(App::new(ctx));
     app.start(tokens);
     tracing::info!("veille is running; ctrl-c or SIGTERM stops it");
     shutdown.await;

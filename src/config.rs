@@ -35,9 +35,32 @@ pub struct Config {
     pub collect: CollectConfig,
     /// Bad-buzz alerts.
     pub alerts: AlertsConfig,
+    /// The Discord bot (its token is `DISCORD_TOKEN`, from the environment only).
+    pub discord: DiscordConfig,
     /// The watched brands and territories (`[[entity]]` tables).
     #[serde(rename = "entity")]
     pub entities: Vec<EntitySpec>,
+}
+
+/// Where the Discord bot connects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiscordConfig {
+    /// The API's base URL (`VEILLE_DISCORD__API_URL`): Discord's own, or a proxy; the gateway
+    /// URL comes from its `GET /gateway/bot`.
+    pub api_url: String,
+    /// Register the commands in this server only (they appear at once; global commands can
+    /// take up to an hour the first time).
+    pub guild_id: Option<u64>,
+}
+
+impl Default for DiscordConfig {
+    fn default() -> Self {
+        DiscordConfig {
+            api_url: "https://discord.com".into(),
+            guild_id: None,
+        }
+    }
 }
 
 /// The embedded database.
@@ -76,7 +99,7 @@ impl Config {
 
 /// How readily an alert opens: the preset's p-value threshold and minimum ratio to the
 /// baseline (see `src/alerts/detector.rs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Sensitivity {
     /// Only big spikes.
@@ -389,10 +412,12 @@ pub struct Tokens {
     pub x: Option<SecretString>,
     /// `INSTAGRAM_ACCESS_TOKEN`.
     pub instagram: Option<SecretString>,
+    /// `DISCORD_TOKEN`: the bot's token.
+    pub discord: Option<SecretString>,
 }
 
 impl Tokens {
-    /// From `X_BEARER_TOKEN` and `INSTAGRAM_ACCESS_TOKEN`.
+    /// From `X_BEARER_TOKEN`, `INSTAGRAM_ACCESS_TOKEN` and `DISCORD_TOKEN`.
     pub fn from_env() -> Tokens {
         let var = |name: &str| {
             std::env::var(name)
@@ -403,6 +428,7 @@ impl Tokens {
         Tokens {
             x: var("X_BEARER_TOKEN"),
             instagram: var("INSTAGRAM_ACCESS_TOKEN"),
+            discord: var("DISCORD_TOKEN"),
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod front;
 pub mod http;
 pub mod ingest;
 pub mod model;

@@ -41,12 +41,27 @@ pub struct ChartSpec<'a> {
 
 /// Draws the chart as PNG bytes.
 pub fn png(spec: &ChartSpec) -> anyhow::Result<Vec<u8>> {
+    render(|root| draw(root, spec))
+}
+
+/// One line of a rank history: its label and (month index, rank) points.
+pub type RankLine = (String, Vec<(i32, u32)>);
+
+/// An account's ranks month by month, one line per platform and category (rank 1 on top),
+/// as PNG bytes. Months are `year * 12 + month - 1`.
+pub fn ranks_png(title: &str, lines: &[RankLine], lang: Lang) -> anyhow::Result<Vec<u8>> {
+    render(|root| draw_ranks(root, title, lines, lang))
+}
+
+fn render(
+    f: impl FnOnce(&Area) -> Result<(), Box<dyn std::error::Error>>,
+) -> anyhow::Result<Vec<u8>> {
     register();
     let (w, h) = SIZE;
     let mut rgb = vec![255u8; (w * h * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
-        draw(&root, spec).map_err(|e| anyhow::anyhow!("drawing the chart: {e}"))?;
+        f(&root).map_err(|e| anyhow::anyhow!("drawing the chart: {e}"))?;
         root.present()
             .map_err(|e| anyhow::anyhow!("drawing the chart: {e}"))?;
     }
@@ -58,6 +73,57 @@ pub fn png(spec: &ChartSpec) -> anyhow::Result<Vec<u8>> {
 }
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+fn draw_ranks(
+    root: &Area,
+    title: &str,
+    lines: &[RankLine],
+    lang: Lang,
+) -> Result<(), Box<dyn std::error::Error>> {
+    root.fill(&WHITE)?;
+    let points = lines.iter().flat_map(|(_, p)| p.iter());
+    let (m0, m1, worst) = points.fold((i32::MAX, i32::MIN, 1u32), |(a, b, w), &(m, r)| {
+        (a.min(m), b.max(m), w.max(r))
+    });
+    let (m0, m1) = if m0 > m1 { (0, 1) } else { (m0 - 1, m1 + 1) };
+    let label = |m: &i32| {
+        let (y, mo) = (m.div_euclid(12), m.rem_euclid(12) + 1);
+        format!("{mo:02}/{y}")
+    };
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(40)
+        .build_cartesian_2d(m0..m1, (worst + 1)..0u32)?;
+    chart
+        .configure_mesh()
+        .x_label_formatter(&label)
+        .y_label_formatter(&|v: &u32| if *v == 0 { String::new() } else { v.to_string() })
+        .y_desc(match lang {
+            Lang::Fr => "Rang",
+            Lang::En => "Rank",
+        })
+        .label_style(("sans-serif", 13))
+        .draw()?;
+    let colors = [RED, BLUE, GREEN, MAGENTA, CYAN, BLACK];
+    for (i, (name, pts)) in lines.iter().enumerate() {
+        let color = colors[i % colors.len()];
+        chart
+            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
+            .label(name.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+        chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 13))
+        .draw()?;
+    Ok(())
+}
 
 fn draw(root: &Area, spec: &ChartSpec) -> Result<(), Box<dyn std::error::Error>> {
     root.fill(&WHITE)?;

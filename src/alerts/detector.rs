@@ -129,6 +129,18 @@ impl Settings {
         })
     }
 
+    /// How many windows each test covers (the p-value threshold is `alpha / k`).
+    pub fn window_count(&self) -> usize {
+        windows(self.bucket_secs).len()
+    }
+
+    /// Whether an opening or escalating event's figures also pass `sensitivity`'s
+    /// thresholds: a server asking for fewer alerts than the detector runs at filters with it.
+    pub fn passes(&self, sensitivity: Sensitivity, e: &AlertEvent) -> bool {
+        let (alpha, min_ratio) = sensitivity.preset();
+        e.p_value < alpha / self.window_count() as f64 && e.ratio >= min_ratio
+    }
+
     /// The rules of one name: its overrides over the defaults.
     pub fn rules(&self, entity: &str) -> Rules {
         let o = self.overrides.get(entity);
@@ -140,6 +152,19 @@ impl Settings {
             min_critical: o.and_then(|o| o.min_critical).unwrap_or(self.min_critical),
         }
     }
+}
+
+/// The window lengths tested for buckets of `bucket_secs`, in slots.
+fn windows(bucket_secs: i64) -> Vec<i64> {
+    let per_bucket = bucket_secs / SLOT_SECS;
+    let mut w: Vec<i64> = SHORT_WINDOWS
+        .iter()
+        .copied()
+        .chain(BUCKET_WINDOWS.iter().map(|b| b * per_bucket))
+        .collect();
+    w.sort_unstable();
+    w.dedup();
+    w
 }
 
 /// One name's alert state, as stored (`last_level` is the excess at the close).
@@ -478,15 +503,7 @@ impl Detector {
 
     /// The window lengths tested, in slots.
     fn windows(&self) -> Vec<i64> {
-        let per_bucket = self.settings.bucket_secs / SLOT_SECS;
-        let mut w: Vec<i64> = SHORT_WINDOWS
-            .iter()
-            .copied()
-            .chain(BUCKET_WINDOWS.iter().map(|b| b * per_bucket))
-            .collect();
-        w.sort_unstable();
-        w.dedup();
-        w
+        windows(self.settings.bucket_secs)
     }
 
     /// The window of `slots` slots ending now (the last one partly elapsed).

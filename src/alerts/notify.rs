@@ -16,6 +16,12 @@ pub trait Notifier: Send {
     fn notify(&self, out: &Outgoing) -> anyhow::Result<()>;
 }
 
+impl<T: Notifier + Sync + ?Sized> Notifier for std::sync::Arc<T> {
+    fn notify(&self, out: &Outgoing) -> anyhow::Result<()> {
+        (**self).notify(out)
+    }
+}
+
 /// One JSON line per event (the `replay --alerts` format) to a writer: standard output, or
 /// a file opened for appending.
 pub struct JsonlNotifier {

@@ -217,7 +217,10 @@ pub fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<()> {
     let report = runtime.block_on(pipeline::run(
         &ctx,
         &tokens,
-        Options { once: args.once },
+        Options {
+            once: args.once,
+            ..Options::default()
+        },
         None,
         super::shutdown_signal(),
     ))?;

@@ -24,7 +24,7 @@ pub struct Cli {
     /// A configuration file read after config/default.toml and config/local.toml.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// What to do; with none, classify the bundled demo posts and print a summary.
+    /// What to do; with none, `run`.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -50,8 +50,14 @@ pub enum Command {
     /// Collect the catalogue accounts' figures from X, Bluesky and Instagram now.
     Collect(rank::CollectArgs),
     /// Run everything in one process until ctrl-c or SIGTERM: the live sources and ingest,
-    /// the monthly collection (and next the alerts and the Discord bot).
+    /// the alerts, the monthly collection, and the Discord bot when DISCORD_TOKEN is set (the
+    /// console otherwise). The default.
     Run(RunArgs),
+    /// Run everything with the console front-end (slash commands typed or piped in), even
+    /// when DISCORD_TOKEN is set; ends at the end of the input.
+    Console(RunArgs),
+    /// Classify the bundled demo posts and print a summary.
+    Demo,
     /// Write a simulated stream with known bad buzzes (posts.jsonl, truth.jsonl, watch.toml).
     Simulate(alerts::SimulateArgs),
     /// Replay a simulated stream with the alerts on: recall, delay and false alerts per
@@ -108,11 +114,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Position(args)) => rank::position(&config, args),
         Some(Command::Import { what }) => rank::import(&config, what),
         Some(Command::Collect(args)) => rank::collect(&config, args),
-        Some(Command::Run(args)) => run_app(&config, args),
+        Some(Command::Run(args)) => run_app(&config, args, Front::Auto),
+        Some(Command::Console(args)) => run_app(&config, args, Front::Console),
+        Some(Command::Demo) => classify::demo(&config),
         Some(Command::Simulate(args)) => alerts::simulate(args),
         Some(Command::EvalAlerts(args)) => alerts::eval_alerts(&config, args),
         Some(Command::Buzz(args)) => alerts::buzz(&config, args),
-        None => classify::demo(&config),
+        None => run_app(
+            &config,
+            RunArgs {
+                watch: WatchArgs { watch: None },
+            },
+            Front::Auto,
+        ),
     }
 }
 
@@ -123,8 +137,18 @@ pub struct RunArgs {
     pub watch: WatchArgs,
 }
 
-/// Runs `veille run` until ctrl-c or SIGTERM.
-fn run_app(config: &Config, args: RunArgs) -> anyhow::Result<()> {
+/// Which front-end `run_app` starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Front {
+    /// Discord when `DISCORD_TOKEN` is set, the console otherwise.
+    Auto,
+    /// The console.
+    Console,
+}
+
+/// Runs `veille run` (or `console`) until ctrl-c or SIGTERM, or the end of the console's
+/// input.
+fn run_app(config: &Config, args: RunArgs, front: Front) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -135,11 +159,36 @@ fn run_app(config: &Config, args: RunArgs) -> anyhow::Result<()> {
         shutdown_listener()?
     };
     let ctx = crate::commands::Context::open(config.clone(), args.watch.entities(config)?)?;
-    let status = runtime.block_on(crate::app::run(
-        ctx,
-        crate::config::Tokens::from_env(),
-        shutdown,
-    ))?;
+    let tokens = crate::config::Tokens::from_env();
+    let app = std::sync::Arc::new(crate::app::App::new(ctx));
+    let status = if tokens.discord.is_some() && front == Front::Auto {
+        runtime.block_on(crate::front::discord::run(app, tokens, shutdown))?
+    } else {
+        if front == Front::Auto {
+            eprintln!(
+                "veille: no DISCORD_TOKEN in the environment, so this is the console; set DISCORD_TOKEN to connect the bot (README.md, « Discord »)."
+            );
+        }
+        runtime.block_on(async {
+            app.start(tokens);
+            app.spawn(crate::front::console::deliver(app.clone()));
+            let reader = app.clone();
+            let mut input =
+                tokio::task::spawn_blocking(move || crate::front::console::read_commands(&reader));
+            let ended = tokio::select! {
+                r = &mut input => Some(r),
+                _ = shutdown => None,
+            };
+            tracing::info!("stopping: draining every task and flushing the store");
+            let status = app.shutdown().await;
+            if let Some(r) = ended {
+                r??;
+            }
+            status
+        })?
+    };
+    // A prompt still waiting for a line must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     eprintln!(
         "veille stopped: {} posts read ({} already stored); sources: {}",
         status.posts,

@@ -86,6 +86,26 @@ impl Context {
     }
 }
 
+impl Context {
+    /// The same context watching `entities` instead (a new watcher; the store, catalogue
+    /// and configuration are shared).
+    pub fn with_entities(&self, entities: Vec<EntitySpec>) -> anyhow::Result<Context> {
+        crate::config::validate_entities(&entities)?;
+        let watcher = crate::watch::build(
+            &self.config.classifier.extra_cues,
+            self.config.classifier.tuning,
+            &entities,
+        )?;
+        Ok(Context {
+            config: self.config.clone(),
+            store: self.store.clone(),
+            catalog: self.catalog.clone(),
+            entities: Arc::new(entities),
+            watcher: Arc::new(watcher),
+        })
+    }
+}
+
 /// Why a command gave no reply.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {

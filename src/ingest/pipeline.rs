@@ -16,10 +16,22 @@ use crate::config::Tokens;
 use crate::http::Retry;
 
 /// How `veille ingest` runs.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Poll each polling source once and stop (streams are not started).
     pub once: bool,
+    /// Where the sources say, while they run, which started and which stopped and why
+    /// (the long-running process shows it in `/status`).
+    pub live: Option<std::sync::Arc<std::sync::Mutex<LiveSources>>>,
+}
+
+/// The sources of a running pipeline.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveSources {
+    /// The sources started.
+    pub running: Vec<String>,
+    /// Sources that stopped for good, and why (no secret in it).
+    pub failures: Vec<String>,
 }
 
 /// How a run ended.
@@ -46,6 +58,8 @@ pub async fn run(
     events: Option<Events>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<Report> {
+    let once = options.once;
+    let live = options.live.clone();
     let (config, entities, store) = (&ctx.config, &ctx.entities[..], ctx.store.clone());
     let watcher = ctx.watcher.clone();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<SourceBatch>(64);
@@ -77,7 +91,7 @@ pub async fn run(
         let (tx, cancel) = (tx.clone(), cancel.clone());
         report.sources.push("X recent search".into());
         tasks.spawn(async move {
-            let r = if options.once {
+            let r = if once {
                 search.poll_once(&tx, &cancel).await
             } else {
                 search.run(tx, cancel).await
@@ -89,7 +103,7 @@ pub async fn run(
         });
     }
     if let (Some(token), true, false) =
-        (&tokens.x, xcfg.stream && !queries.is_empty(), options.once)
+        (&tokens.x, xcfg.stream && !queries.is_empty(), once)
     {
         let stream = x::Stream::new(xcfg, token.clone(), queries.clone(), Retry::default());
         let (tx, cancel) = (tx.clone(), cancel.clone());
@@ -101,7 +115,7 @@ pub async fn run(
             )
         });
     }
-    if config.sources.bluesky.jetstream && !options.once {
+    if config.sources.bluesky.jetstream && !once {
         let cursor = store.cursor(bluesky::SOURCE)?.and_then(|c| c.parse().ok());
         let (cfg, tx, cancel) = (config.sources.bluesky.clone(), tx.clone(), cancel.clone());
         report.sources.push("Bluesky Jetstream".into());
@@ -113,6 +127,11 @@ pub async fn run(
         });
     }
     drop(tx);
+    if let Some(live) = &live {
+        if let Ok(mut l) = live.lock() {
+            l.running = report.sources.clone();
+        }
+    }
     if tasks.is_empty() {
         return Ok(report);
     }
@@ -162,7 +181,12 @@ pub async fn run(
                 Some(Ok((name, Ok(())))) => tracing::info!(source = name, "source ended"),
                 Some(Ok((name, Err(e)))) => {
                     tracing::error!(source = name, error = format!("{e:#}"), "source stopped");
-                    report.failures.push(format!("{name} stopped: {e:#}"));
+                    let failure = format!("{name} stopped: {e:#}");
+                    if let Some(Ok(mut l)) = live.as_ref().map(|l| l.lock()) {
+                        l.running.retain(|s| *s != name);
+                        l.failures.push(failure.clone());
+                    }
+                    report.failures.push(failure);
                 }
                 Some(Err(e)) => report.failures.push(format!("a source task failed: {e}")),
             },

@@ -26,6 +26,8 @@
 //! Snapshot writes are flushed before the call returns; an ingest batch is atomic and made
 //! durable by [`Store::flush`] (the pipeline flushes before it acknowledges).
 
+pub mod servers;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -74,6 +76,10 @@ pub struct Store {
     alerts: sled::Tree,
     /// Seen blocks, counters and cursors: written in one atomic batch.
     state: sled::Tree,
+    /// Per-server settings, watch lists, subscriptions and the bot's outbox (`servers.rs`).
+    servers: sled::Tree,
+    /// The verdicts the team corrected, by post id.
+    corrections: sled::Tree,
 }
 
 /// A post the watcher kept (it names a watched entity), with its verdict.
@@ -252,6 +258,8 @@ impl Store {
         let posts = db.open_tree("posts")?;
         let state = db.open_tree("state")?;
         let alerts = db.open_tree("alerts")?;
+        let servers = db.open_tree("servers")?;
+        let corrections = db.open_tree("corrections")?;
         match meta.get("schema_version")? {
             None => {
                 meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
@@ -273,6 +281,8 @@ impl Store {
             posts,
             state,
             alerts,
+            servers,
+            corrections,
         })
     }
 

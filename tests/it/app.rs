@@ -44,7 +44,7 @@ async fn the_app_publishes_each_commit_and_stores_everything_at_shutdown() {
             critical += b.critical;
         }
     }
-    let store = t.app.ctx.store.clone();
+    let store = t.app.ctx().store.clone();
     let status = tokio::time::timeout(Duration::from_secs(20), t.app.shutdown())
         .await
         .expect("every task drains in time")
@@ -147,14 +147,14 @@ async fn the_app_runs_the_detector_on_the_live_stream_and_delivers_through_its_n
     config.alerts.charts_dir = charts.path().to_path_buf();
     let t = spawn_app(config, sncf());
     let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    t.app.add_notifier(Box::new(Collect(got.clone())));
+    t.app.add_notifier(std::sync::Arc::new(Collect(got.clone())));
     // Act
     t.start();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while got.lock().expect("lock").is_empty() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let store = t.app.ctx.store.clone();
+    let store = t.app.ctx().store.clone();
     let status = tokio::time::timeout(Duration::from_secs(20), t.app.shutdown())
         .await
         .expect("every task drains in time")

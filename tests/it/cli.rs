@@ -14,6 +14,8 @@ fn veille_with_store(args: &[&str], stdin: &str, store: Option<&std::path::Path>
         None => cmd.env_remove("VEILLE_STORE__PATH"),
     };
     let mut child = cmd
+        .env_remove("DISCORD_TOKEN")
+        .env_remove("X_BEARER_TOKEN")
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::piped())
@@ -128,12 +130,98 @@ fn eval_prints_the_critical_class_figures() {
 }
 
 #[test]
-fn no_subcommand_runs_the_demo() {
-    let out = veille(&[], "");
+fn demo_classifies_the_bundled_posts() {
+    let out = veille(&["demo"], "");
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("démo"), "{text}");
     assert!(text.contains("field figure: 1 in 5"), "{text}");
+}
+
+/// The console, as `cargo run --release` starts it with no token and commands piped in.
+fn console(stdin: &str, extra: &[(&str, &str)]) -> (Output, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_veille"));
+    cmd.env("VEILLE_STORE__PATH", dir.path().join("db"))
+        .env("VEILLE_ALERTS__CHARTS_DIR", dir.path().join("charts"))
+        // No network here: Jetstream would only back off.
+        .env("VEILLE_SOURCES__BLUESKY__JETSTREAM", "false")
+        .env_remove("DISCORD_TOKEN")
+        .env_remove("X_BEARER_TOKEN")
+        .env("LANG", "fr_FR.UTF-8");
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("veille starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("stdin accepts the commands");
+    (child.wait_with_output().expect("veille ends"), dir)
+}
+
+#[test]
+fn no_subcommand_is_the_console_answering_piped_slash_commands() {
+    let (out, dir) = console(
+        "/rank villes twitter\n/frobnicate\n/rank villes tiktok\n/position gersledepartement instagram\n/classify Encore un train annulé, merci pour rien\n",
+        &[],
+    );
+    let (text, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("DISCORD_TOKEN"), "one line says how to connect: {err}");
+    assert!(
+        text.starts_with("Classement des villes sur X (Twitter) — septembre 2014 — publications\n   1  Toulouse"),
+        "{text}"
+    );
+    // 30 rows in three pages of ten, all printed on the console.
+    assert!(text.contains("  30  Trappes"), "{text}");
+    assert!(text.contains("⚠ commande inconnue : /frobnicate"), "{text}");
+    assert!(text.contains("⚠ plateforme inconnue : \"tiktok\""), "{text}");
+    assert!(
+        text.contains("En juin 2021, @gersledepartement est 1er des départements sur Instagram (=), pour le 6e mois consécutif."),
+        "{text}"
+    );
+    let chart = text
+        .lines()
+        .find_map(|l| l.strip_prefix("📈 "))
+        .expect("the chart's path is printed");
+    let png = std::fs::read(chart).expect("the chart is saved");
+    assert_eq!(&png[1..4], b"PNG");
+    assert!(chart.starts_with(dir.path().to_str().expect("utf-8")));
+    assert!(text.contains("🔴 Critique"), "{text}");
+}
+
+#[test]
+fn the_console_keeps_a_servers_settings_across_restarts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("db");
+    let db = db.to_str().expect("utf-8");
+    let (out, _) = console(
+        "/watch add \"Mairie de Trifouillis\" \"@trifouillis, #trifouillis\" commune\n/subscribe gersledepartement instagram\n",
+        &[("VEILLE_STORE__PATH", db)],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (out, _) = console(
+        "/watch list\n/subscriptions\n/subscribe gersledepartement instagram\n/status\n",
+        &[("VEILLE_STORE__PATH", db)],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("• Mairie de Trifouillis (commune) — @trifouillis, #trifouillis"), "{text}");
+    assert!(text.contains("• @gersledepartement (Instagram) → la console"), "{text}");
+    assert!(text.contains("⚠ la console est déjà abonné à @gersledepartement"), "{text}");
+    // 13 names from the configuration and the console's own.
+    assert!(text.contains("Noms surveillés : 14"), "{text}");
 }
 
 #[test]

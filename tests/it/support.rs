@@ -20,7 +20,7 @@ use veille::store::Store;
 /// test subscribes to what it needs, then starts it, and controls its shutdown.
 pub struct TestApp {
     /// The app.
-    pub app: App,
+    pub app: Arc<App>,
     /// Keeps the store's directory alive as long as the app.
     _dir: tempfile::TempDir,
 }
@@ -32,7 +32,7 @@ pub fn spawn_app(mut config: Config, entities: Vec<EntitySpec>) -> TestApp {
     let store = Store::open(&config.store.path).expect("store");
     let ctx = Context::with_store(config, entities, store).expect("context");
     TestApp {
-        app: App::new(ctx),
+        app: Arc::new(App::new(ctx)),
         _dir: dir,
     }
 }
