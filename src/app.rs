@@ -20,9 +20,9 @@ use crate::commands::collect::{self as collect_cmd, CollectEvent};
 use crate::commands::Context;
 use crate::config::Tokens;
 use crate::ingest::pipeline::{self, LiveSources, Options};
+use crate::ingest::{Committed, Events};
 use crate::model::EntitySpec;
 use crate::watch::fold::fold;
-use crate::ingest::{Committed, Events};
 
 /// How many commits a slow subscriber may lag behind before it loses the oldest.
 const EVENTS_CAPACITY: usize = 1024;
@@ -86,7 +86,10 @@ impl App {
         };
         match app.watched_union().and_then(|u| app.ctx().with_entities(u)) {
             Ok(ctx) => *app.ctx.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ctx),
-            Err(e) => tracing::error!(error = format!("{e:#}"), "the servers' watched names are ignored"),
+            Err(e) => tracing::error!(
+                error = format!("{e:#}"),
+                "the servers' watched names are ignored"
+            ),
         }
         app
     }
@@ -122,7 +125,10 @@ impl App {
             if let Some(existing) = union.iter_mut().find(|u| fold(u.name.trim()) == name) {
                 existing.aliases.extend(fresh);
             } else if owned.insert(name) {
-                union.push(EntitySpec { aliases: fresh, ..e });
+                union.push(EntitySpec {
+                    aliases: fresh,
+                    ..e
+                });
             }
         }
         Ok(union)
@@ -158,17 +164,27 @@ impl App {
         let mut first = true;
         loop {
             if !first {
-                match self.watched_union().and_then(|u| self.ctx().with_entities(u)) {
+                match self
+                    .watched_union()
+                    .and_then(|u| self.ctx().with_entities(u))
+                {
                     Ok(ctx) => {
                         tracing::info!(names = ctx.entities.len(), "the watched names changed");
                         *self.ctx.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ctx);
                     }
-                    Err(e) => tracing::error!(error = format!("{e:#}"), "the new watch list is refused"),
+                    Err(e) => {
+                        tracing::error!(error = format!("{e:#}"), "the new watch list is refused")
+                    }
                 }
             }
             let generation = self.cancel.child_token();
             let tracker = TaskTracker::new();
-            if self.ctx.read().map(|c| c.config.alerts.enabled).unwrap_or(false) {
+            if self
+                .ctx
+                .read()
+                .map(|c| c.config.alerts.enabled)
+                .unwrap_or(false)
+            {
                 if let Err(e) = self.spawn_alerts(&tracker, generation.clone()) {
                     tracing::error!(error = format!("{e:#}"), "the alert detector did not start");
                     self.status
@@ -205,7 +221,8 @@ impl App {
                 continue;
             }
             for e in ctx.store.watch_list(guild)? {
-                let Some(name) = ctx.entities.iter().find(|u| fold(&u.name) == fold(&e.name)) else {
+                let Some(name) = ctx.entities.iter().find(|u| fold(&u.name) == fold(&e.name))
+                else {
                     continue;
                 };
                 let o = settings.overrides.entry(name.name.clone()).or_default();
@@ -221,7 +238,12 @@ impl App {
         if let Some(path) = &config.alerts.jsonl {
             notifiers.push(Box::new(JsonlNotifier::append(path)?));
         }
-        for n in self.notifiers.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for n in self
+            .notifiers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             notifiers.push(Box::new(n.clone()));
         }
         let detector = Detector::new(settings, ctx.store.clone())?;
@@ -340,17 +362,26 @@ impl App {
                     match crate::front::posts::queue_positions(&positions_ctx) {
                         Ok(n) if n > 0 => ready.notify_one(),
                         Ok(_) => {}
-                        Err(e) => tracing::error!(error = format!("{e:#}"), "queueing the monthly positions"),
+                        Err(e) => tracing::error!(
+                            error = format!("{e:#}"),
+                            "queueing the monthly positions"
+                        ),
                     }
                 }
                 let line = match &e {
-                    CollectEvent::Done { platform, month, collected, of, .. } => {
-                        Some(format!("{} {month}: {collected}/{of}", platform.display()))
-                    }
+                    CollectEvent::Done {
+                        platform,
+                        month,
+                        collected,
+                        of,
+                        ..
+                    } => Some(format!("{} {month}: {collected}/{of}", platform.display())),
                     CollectEvent::Skipped { platform, reason } => {
                         Some(format!("{}: {reason}", platform.display()))
                     }
-                    CollectEvent::Next(at) => Some(format!("→ {}", at.format("%Y-%m-%d %H:%M UTC"))),
+                    CollectEvent::Next(at) => {
+                        Some(format!("→ {}", at.format("%Y-%m-%d %H:%M UTC")))
+                    }
                     _ => None,
                 };
                 if let (Some(line), Ok(mut s)) = (line, status.lock()) {

@@ -99,7 +99,13 @@ fn draw_ranks(
     chart
         .configure_mesh()
         .x_label_formatter(&label)
-        .y_label_formatter(&|v: &u32| if *v == 0 { String::new() } else { v.to_string() })
+        .y_label_formatter(&|v: &u32| {
+            if *v == 0 {
+                String::new()
+            } else {
+                v.to_string()
+            }
+        })
         .y_desc(match lang {
             Lang::Fr => "Rang",
             Lang::En => "Rank",

@@ -169,7 +169,8 @@ pub fn read_commands(app: &App) -> anyhow::Result<()> {
     println!(
         "{}",
         match caller.lang {
-            Lang::Fr => "Console de Veille : tapez /help, ou /rank villes twitter ; ctrl-D pour quitter.",
+            Lang::Fr =>
+                "Console de Veille : tapez /help, ou /rank villes twitter ; ctrl-D pour quitter.",
             Lang::En => "Veille console: type /help, or /rank villes twitter; ctrl-D quits.",
         }
     );
@@ -186,7 +187,9 @@ pub fn read_commands(app: &App) -> anyhow::Result<()> {
                     break;
                 }
             }
-            Err(rustyline::error::ReadlineError::Interrupted | rustyline::error::ReadlineError::Eof) => break,
+            Err(
+                rustyline::error::ReadlineError::Interrupted | rustyline::error::ReadlineError::Eof,
+            ) => break,
             Err(e) => return Err(e.into()),
         }
     }

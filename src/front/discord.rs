@@ -94,11 +94,18 @@ pub fn embed(reply: &Reply, page: usize, lang: Lang) -> CreateEmbed {
             Lang::Fr => format!("page {}/{}", page + 1, reply.pages.len()),
             Lang::En => format!("page {} of {}", page + 1, reply.pages.len()),
         };
-        footer = if footer.is_empty() { p } else { format!("{footer} · {p}") };
+        footer = if footer.is_empty() {
+            p
+        } else {
+            format!("{footer} · {p}")
+        };
     }
     let footer = spend(clip(&footer, FOOTER_MAX));
     let desc = spend(desc.trim().to_string());
-    let mut e = CreateEmbed::new().title(title).description(desc).color(color(reply.tone));
+    let mut e = CreateEmbed::new()
+        .title(title)
+        .description(desc)
+        .color(color(reply.tone));
     for (k, v) in reply.fields.iter().take(FIELDS_MAX) {
         let k = spend(clip(k, FIELD_NAME_MAX));
         let v = spend(clip(v, FIELD_VALUE_MAX));
@@ -177,7 +184,8 @@ async fn respond(ctx: Ctx<'_>, req: Request) -> Result<(), Error> {
             task.await
         }
     };
-    let result = joined.map_err(|e| CommandError::Internal(anyhow::anyhow!("the command task failed: {e}")));
+    let result =
+        joined.map_err(|e| CommandError::Internal(anyhow::anyhow!("the command task failed: {e}")));
     match result.and_then(|r| r) {
         Ok(reply) => send_reply(ctx, &reply, caller.lang).await,
         Err(e) => {
@@ -232,7 +240,11 @@ async fn send_reply(ctx: Ctx<'_>, reply: &Reply, lang: Lang) -> Result<(), Error
         .await
     {
         let n = reply.pages.len();
-        page = if press.data.custom_id == next { (page + 1) % n } else { (page + n - 1) % n };
+        page = if press.data.custom_id == next {
+            (page + 1) % n
+        } else {
+            (page + n - 1) % n
+        };
         press
             .create_response(
                 ctx.serenity_context(),
@@ -257,7 +269,15 @@ fn choices<I: IntoIterator<Item = String>>(partial: &str, all: I) -> CreateAutoc
 }
 
 async fn ac_category<'a>(ctx: Ctx<'a>, partial: &'a str) -> CreateAutocompleteResponse {
-    let cats = ctx.data().app.ctx().catalog.categories().iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+    let cats = ctx
+        .data()
+        .app
+        .ctx()
+        .catalog
+        .categories()
+        .iter()
+        .map(|c| c.id.clone())
+        .collect::<Vec<_>>();
     choices(partial, cats)
 }
 
@@ -315,7 +335,10 @@ pub enum Level {
 #[poise::command(
     slash_command,
     name_localized("fr", "classement"),
-    description_localized("fr", "Classement d'une catégorie de comptes sur un réseau pour un mois")
+    description_localized(
+        "fr",
+        "Classement d'une catégorie de comptes sur un réseau pour un mois"
+    )
 )]
 async fn rank(
     ctx: Ctx<'_>,
@@ -344,7 +367,17 @@ async fn rank(
     #[max = 100]
     top: Option<u32>,
 ) -> Result<(), Error> {
-    respond(ctx, Request::Rank { category, platform, metric, month, top: top.map(|t| t as usize) }).await
+    respond(
+        ctx,
+        Request::Rank {
+            category,
+            platform,
+            metric,
+            month,
+            top: top.map(|t| t as usize),
+        },
+    )
+    .await
 }
 
 /// An account's recent positions, with a chart
@@ -394,7 +427,15 @@ async fn subscribe(
     #[channel_types("Text")]
     channel: Option<serenity::ChannelId>,
 ) -> Result<(), Error> {
-    respond(ctx, Request::Subscribe { account, platform, channel: channel.map(|c| c.get()) }).await
+    respond(
+        ctx,
+        Request::Subscribe {
+            account,
+            platform,
+            channel: channel.map(|c| c.get()),
+        },
+    )
+    .await
 }
 
 /// Stop posting an account's monthly position
@@ -423,7 +464,15 @@ async fn unsubscribe(
     #[channel_types("Text")]
     channel: Option<serenity::ChannelId>,
 ) -> Result<(), Error> {
-    respond(ctx, Request::Unsubscribe { account, platform, channel: channel.map(|c| c.get()) }).await
+    respond(
+        ctx,
+        Request::Unsubscribe {
+            account,
+            platform,
+            channel: channel.map(|c| c.get()),
+        },
+    )
+    .await
 }
 
 /// This server's subscriptions
@@ -469,11 +518,22 @@ async fn watch_add(
     #[description_localized("fr", "Autres noms, @comptes, #hashtags, séparés par des virgules")]
     aliases: Option<String>,
     #[description = "brand, commune, departement, region, intercommunalite, person, other"]
-    #[description_localized("fr", "brand, commune, departement, region, intercommunalite, person, other")]
+    #[description_localized(
+        "fr",
+        "brand, commune, departement, region, intercommunalite, person, other"
+    )]
     #[name_localized("fr", "type")]
     kind: Option<String>,
 ) -> Result<(), Error> {
-    respond(ctx, Request::WatchAdd { name, aliases, kind }).await
+    respond(
+        ctx,
+        Request::WatchAdd {
+            name,
+            aliases,
+            kind,
+        },
+    )
+    .await
 }
 
 /// Stop watching a name
@@ -538,7 +598,13 @@ async fn alerts_channel(
     #[channel_types("Text")]
     channel: serenity::ChannelId,
 ) -> Result<(), Error> {
-    respond(ctx, Request::AlertsChannel { channel: channel.get() }).await
+    respond(
+        ctx,
+        Request::AlertsChannel {
+            channel: channel.get(),
+        },
+    )
+    .await
 }
 
 /// How readily alerts open
@@ -562,7 +628,13 @@ async fn alerts_sensitivity(
         Level::Medium => "medium",
         Level::High => "high",
     };
-    respond(ctx, Request::AlertsSensitivity { level: level.into() }).await
+    respond(
+        ctx,
+        Request::AlertsSensitivity {
+            level: level.into(),
+        },
+    )
+    .await
 }
 
 /// Where alerts go, their sensitivity, the open alerts
@@ -580,7 +652,10 @@ async fn alerts_status(ctx: Ctx<'_>) -> Result<(), Error> {
 /// A watched name's recent mentions and critical posts against its baseline
 #[poise::command(
     slash_command,
-    description_localized("fr", "Mentions et critiques récentes d'un nom surveillé contre sa normale")
+    description_localized(
+        "fr",
+        "Mentions et critiques récentes d'un nom surveillé contre sa normale"
+    )
 )]
 async fn buzz(
     ctx: Ctx<'_>,
@@ -713,7 +788,10 @@ pub fn message(p: &BotPost, tz: chrono_tz::Tz) -> anyhow::Result<CreateMessage> 
                 .title(clip(&title, TITLE_MAX))
                 .description(clip(&body, DESCRIPTION_MAX))
                 .color(color(tone))
-                .timestamp(serenity::Timestamp::from_unix_timestamp(e.at.timestamp()).unwrap_or_else(|_| serenity::Timestamp::now()));
+                .timestamp(
+                    serenity::Timestamp::from_unix_timestamp(e.at.timestamp())
+                        .unwrap_or_else(|_| serenity::Timestamp::now()),
+                );
             let mut msg = msg;
             if e.event != EventKind::Close {
                 let png = chart::png(&chart::ChartSpec {
@@ -758,21 +836,28 @@ pub async fn deliver(app: Arc<App>, http: Arc<serenity::Http>, cancel: Cancellat
     let tz = crate::commands::collect::timezone(&app.ctx()).unwrap_or(chrono_tz::Europe::Paris);
     loop {
         let store = app.ctx().store.clone();
-        let pending = match tokio::task::spawn_blocking(move || store.pending_posts::<BotPost>()).await {
-            Ok(Ok(p)) => p,
-            Ok(Err(e)) => {
-                tracing::error!(error = format!("{e:#}"), "reading the outbox");
-                Vec::new()
-            }
-            Err(_) => Vec::new(),
-        };
+        let pending =
+            match tokio::task::spawn_blocking(move || store.pending_posts::<BotPost>()).await {
+                Ok(Ok(p)) => p,
+                Ok(Err(e)) => {
+                    tracing::error!(error = format!("{e:#}"), "reading the outbox");
+                    Vec::new()
+                }
+                Err(_) => Vec::new(),
+            };
         for (id, post) in pending.into_iter().filter(|(_, p)| p.guild != CONSOLE) {
             let mut wait = Duration::from_secs(1);
             loop {
                 let sent = match message(&post, tz) {
-                    Ok(m) => ChannelId::new(post.channel).send_message(&http, m).await.map(|_| ()),
+                    Ok(m) => ChannelId::new(post.channel)
+                        .send_message(&http, m)
+                        .await
+                        .map(|_| ()),
                     Err(e) => {
-                        tracing::error!(error = format!("{e:#}"), "drawing a message; it is dropped");
+                        tracing::error!(
+                            error = format!("{e:#}"),
+                            "drawing a message; it is dropped"
+                        );
                         Ok(())
                     }
                 };
@@ -794,7 +879,10 @@ pub async fn deliver(app: Arc<App>, http: Arc<serenity::Http>, cancel: Cancellat
             }
             let store = app.ctx().store.clone();
             if let Ok(Err(e)) = tokio::task::spawn_blocking(move || store.ack_post(id)).await {
-                tracing::error!(error = format!("{e:#}"), "acknowledging a delivered message");
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "acknowledging a delivered message"
+                );
             }
         }
         tokio::select! {
@@ -806,7 +894,8 @@ pub async fn deliver(app: Arc<App>, http: Arc<serenity::Http>, cancel: Cancellat
 
 /// The bot's HTTP client: through `api_url` when it is not Discord's own.
 pub fn http(token: &str, api_url: &str) -> serenity::Http {
-    let mut b = serenity::HttpBuilder::new(token).default_allowed_mentions(CreateAllowedMentions::new());
+    let mut b =
+        serenity::HttpBuilder::new(token).default_allowed_mentions(CreateAllowedMentions::new());
     let api = api_url.trim_end_matches('/');
     if api != DISCORD_API {
         b = b.proxy(api).ratelimiter_disabled(true);
@@ -849,6 +938,20 @@ pub async fn run(
                                         .content(match lang {
                                             Lang::Fr => format!("⚠ option invalide : {error}"),
                                             Lang::En => format!("⚠ invalid option: {error}"),
+                                        })
+                                        .ephemeral(true),
+                                )
+                                .await;
+                        }
+                        poise::FrameworkError::CommandStructureMismatch { description, ctx, .. } => {
+                            tracing::warn!(command = %ctx.command().name, description, "a command's options do not match its definition");
+                            let lang = Lang::from_locale(&ctx.interaction.locale);
+                            let _ = poise::Context::Application(ctx)
+                                .send(
+                                    poise::CreateReply::default()
+                                        .content(match lang {
+                                            Lang::Fr => "⚠ options non reconnues : la commande a peut-être changé, réessayez dans un instant",
+                                            Lang::En => "⚠ options not understood: the command may have changed, try again in a moment",
                                         })
                                         .ephemeral(true),
                                 )
@@ -916,7 +1019,9 @@ pub async fn run(
         _ = &mut shutdown => {}
         _ = cancelled.cancelled() => {}
     }
-    tracing::info!("stopping: closing the Discord connection, draining every task, flushing the store");
+    tracing::info!(
+        "stopping: closing the Discord connection, draining every task, flushing the store"
+    );
     shards.shutdown_all().await;
     app.shutdown().await
 }

@@ -165,21 +165,102 @@ pub struct Spec {
 
 /// Every command, in the order `/help` lists them.
 pub const SPECS: &[Spec] = &[
-    Spec { path: "rank", options: &[("category", true), ("platform", true), ("metric", false), ("month", false), ("top", false)], fr: "classement d'une catégorie de comptes sur un réseau pour un mois", en: "a category's ranking on a platform for a month" },
-    Spec { path: "position", options: &[("account", true), ("platform", false)], fr: "les positions récentes d'un compte, avec un graphique", en: "an account's recent positions, with a chart" },
-    Spec { path: "subscribe", options: &[("account", true), ("platform", true), ("channel", false)], fr: "poster chaque mois la position d'un compte dans un salon", en: "post an account's monthly position in a channel" },
-    Spec { path: "unsubscribe", options: &[("account", true), ("platform", true), ("channel", false)], fr: "arrêter un abonnement", en: "stop a subscription" },
-    Spec { path: "subscriptions", options: &[], fr: "les abonnements de ce serveur", en: "this server's subscriptions" },
-    Spec { path: "watch add", options: &[("name", true), ("aliases", false), ("kind", false)], fr: "surveiller un nom (alias séparés par des virgules)", en: "watch a name (aliases comma-separated)" },
-    Spec { path: "watch remove", options: &[("name", true)], fr: "ne plus surveiller un nom", en: "stop watching a name" },
-    Spec { path: "watch list", options: &[], fr: "les noms surveillés", en: "the watched names" },
-    Spec { path: "alerts channel", options: &[("channel", true)], fr: "le salon où arrivent les alertes", en: "the channel alerts go to" },
-    Spec { path: "alerts sensitivity", options: &[("level", true)], fr: "sensibilité des alertes : low, medium ou high", en: "alert sensitivity: low, medium or high" },
-    Spec { path: "alerts status", options: &[], fr: "où et comment arrivent les alertes, alertes ouvertes", en: "where and how alerts arrive, open alerts" },
-    Spec { path: "buzz", options: &[("name", true), ("period", false)], fr: "mentions et critiques récentes d'un nom contre sa normale", en: "a name's recent mentions and critical posts against its baseline" },
-    Spec { path: "classify", options: &[("text", true)], fr: "le verdict du classifieur sur un texte, et ses indices", en: "the classifier's verdict on a text, with its cues" },
-    Spec { path: "status", options: &[], fr: "sources, posts du jour, dernière collecte, alertes ouvertes", en: "sources, posts today, last collection, open alerts" },
-    Spec { path: "help", options: &[], fr: "cette aide", en: "this help" },
+    Spec {
+        path: "rank",
+        options: &[
+            ("category", true),
+            ("platform", true),
+            ("metric", false),
+            ("month", false),
+            ("top", false),
+        ],
+        fr: "classement d'une catégorie de comptes sur un réseau pour un mois",
+        en: "a category's ranking on a platform for a month",
+    },
+    Spec {
+        path: "position",
+        options: &[("account", true), ("platform", false)],
+        fr: "les positions récentes d'un compte, avec un graphique",
+        en: "an account's recent positions, with a chart",
+    },
+    Spec {
+        path: "subscribe",
+        options: &[("account", true), ("platform", true), ("channel", false)],
+        fr: "poster chaque mois la position d'un compte dans un salon",
+        en: "post an account's monthly position in a channel",
+    },
+    Spec {
+        path: "unsubscribe",
+        options: &[("account", true), ("platform", true), ("channel", false)],
+        fr: "arrêter un abonnement",
+        en: "stop a subscription",
+    },
+    Spec {
+        path: "subscriptions",
+        options: &[],
+        fr: "les abonnements de ce serveur",
+        en: "this server's subscriptions",
+    },
+    Spec {
+        path: "watch add",
+        options: &[("name", true), ("aliases", false), ("kind", false)],
+        fr: "surveiller un nom (alias séparés par des virgules)",
+        en: "watch a name (aliases comma-separated)",
+    },
+    Spec {
+        path: "watch remove",
+        options: &[("name", true)],
+        fr: "ne plus surveiller un nom",
+        en: "stop watching a name",
+    },
+    Spec {
+        path: "watch list",
+        options: &[],
+        fr: "les noms surveillés",
+        en: "the watched names",
+    },
+    Spec {
+        path: "alerts channel",
+        options: &[("channel", true)],
+        fr: "le salon où arrivent les alertes",
+        en: "the channel alerts go to",
+    },
+    Spec {
+        path: "alerts sensitivity",
+        options: &[("level", true)],
+        fr: "sensibilité des alertes : low, medium ou high",
+        en: "alert sensitivity: low, medium or high",
+    },
+    Spec {
+        path: "alerts status",
+        options: &[],
+        fr: "où et comment arrivent les alertes, alertes ouvertes",
+        en: "where and how alerts arrive, open alerts",
+    },
+    Spec {
+        path: "buzz",
+        options: &[("name", true), ("period", false)],
+        fr: "mentions et critiques récentes d'un nom contre sa normale",
+        en: "a name's recent mentions and critical posts against its baseline",
+    },
+    Spec {
+        path: "classify",
+        options: &[("text", true)],
+        fr: "le verdict du classifieur sur un texte, et ses indices",
+        en: "the classifier's verdict on a text, with its cues",
+    },
+    Spec {
+        path: "status",
+        options: &[],
+        fr: "sources, posts du jour, dernière collecte, alertes ouvertes",
+        en: "sources, posts today, last collection, open alerts",
+    },
+    Spec {
+        path: "help",
+        options: &[],
+        fr: "cette aide",
+        en: "this help",
+    },
 ];
 
 /// Who asks, and where.
@@ -528,12 +609,20 @@ pub fn handle(app: &App, caller: &Caller, req: &Request) -> CommandResult<Reply>
             let r = rank_cmd::rank(&ctx, &q, lang)?;
             Ok(ranking_reply(&r, top.unwrap_or(r.rows.len()).max(1), lang))
         }
-        Request::Position { account, platform } => position(&ctx, account, platform.as_deref(), lang),
+        Request::Position { account, platform } => {
+            position(&ctx, account, platform.as_deref(), lang)
+        }
         Request::Subscribe {
             account,
             platform,
             channel,
-        } => subscribe(app, caller, account, platform, channel.unwrap_or(caller.channel)),
+        } => subscribe(
+            app,
+            caller,
+            account,
+            platform,
+            channel.unwrap_or(caller.channel),
+        ),
         Request::Unsubscribe {
             account,
             platform,
@@ -541,7 +630,10 @@ pub fn handle(app: &App, caller: &Caller, req: &Request) -> CommandResult<Reply>
         } => {
             let (p, key) = account_key(&ctx, account, platform, lang)?;
             let channel = channel.unwrap_or(caller.channel);
-            if ctx.store.remove_subscription(caller.guild, channel, p, &key)? {
+            if ctx
+                .store
+                .remove_subscription(caller.guild, channel, p, &key)?
+            {
                 Ok(Reply::done(
                     caller.tr("Abonnement arrêté", "Subscription stopped"),
                     caller.tr(
@@ -552,7 +644,10 @@ pub fn handle(app: &App, caller: &Caller, req: &Request) -> CommandResult<Reply>
             } else {
                 Err(CommandError::User(caller.tr(
                     format!("ce salon n'est pas abonné à @{key} sur {}", p.display()),
-                    format!("this channel is not subscribed to @{key} on {}", p.display()),
+                    format!(
+                        "this channel is not subscribed to @{key} on {}",
+                        p.display()
+                    ),
                 )))
             }
         }
@@ -565,7 +660,14 @@ pub fn handle(app: &App, caller: &Caller, req: &Request) -> CommandResult<Reply>
                 )
             } else {
                 subs.iter()
-                    .map(|s| format!("• @{} ({}) → {}", s.account, s.platform.display(), channel_ref(s.channel)))
+                    .map(|s| {
+                        format!(
+                            "• @{} ({}) → {}",
+                            s.account,
+                            s.platform.display(),
+                            channel_ref(s.channel)
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             };
@@ -613,11 +715,20 @@ pub fn handle(app: &App, caller: &Caller, req: &Request) -> CommandResult<Reply>
             if !base.is_empty() {
                 let names: Vec<&str> = base.iter().map(|e| e.name.as_str()).collect();
                 body.push_str(&caller.tr(
-                    format!("\n\nSurveillés pour tous par la configuration : {}", names.join(", ")),
-                    format!("\n\nWatched for everyone by the configuration: {}", names.join(", ")),
+                    format!(
+                        "\n\nSurveillés pour tous par la configuration : {}",
+                        names.join(", ")
+                    ),
+                    format!(
+                        "\n\nWatched for everyone by the configuration: {}",
+                        names.join(", ")
+                    ),
                 ));
             }
-            Ok(Reply::text(caller.tr("Noms surveillés", "Watched names"), body))
+            Ok(Reply::text(
+                caller.tr("Noms surveillés", "Watched names"),
+                body,
+            ))
         }
         Request::AlertsChannel { channel } => {
             let mut s = ctx.store.server_settings(caller.guild)?;
@@ -628,7 +739,10 @@ pub fn handle(app: &App, caller: &Caller, req: &Request) -> CommandResult<Reply>
             Ok(Reply::done(
                 caller.tr("Alertes", "Alerts"),
                 caller.tr(
-                    format!("Les alertes de bad buzz arriveront dans {}.", channel_ref(*channel)),
+                    format!(
+                        "Les alertes de bad buzz arriveront dans {}.",
+                        channel_ref(*channel)
+                    ),
                     format!("Bad-buzz alerts will arrive in {}.", channel_ref(*channel)),
                 ),
             ))
@@ -647,7 +761,10 @@ pub fn handle(app: &App, caller: &Caller, req: &Request) -> CommandResult<Reply>
             Ok(Reply::done(
                 caller.tr("Alertes", "Alerts"),
                 caller.tr(
-                    format!("Sensibilité des alertes : {}.", sensitivity_name(level, lang)),
+                    format!(
+                        "Sensibilité des alertes : {}.",
+                        sensitivity_name(level, lang)
+                    ),
                     format!("Alert sensitivity: {}.", sensitivity_name(level, lang)),
                 ),
             ))
@@ -678,7 +795,10 @@ pub fn handle(app: &App, caller: &Caller, req: &Request) -> CommandResult<Reply>
                 })
                 .collect::<Vec<_>>()
                 .join("\n");
-            Ok(Reply::text(caller.tr("Commandes de Veille", "Veille's commands"), body))
+            Ok(Reply::text(
+                caller.tr("Commandes de Veille", "Veille's commands"),
+                body,
+            ))
         }
     }
 }
@@ -751,7 +871,9 @@ fn position(
             None => lines.push((name, vec![point])),
         }
     }
-    let who = last.ranking.rows[last.row].account.label(last.ranking.platform);
+    let who = last.ranking.rows[last.row]
+        .account
+        .label(last.ranking.platform);
     let png = crate::alerts::chart::ranks_png(&who, &lines, lang)?;
     Ok(Reply {
         title: who,
@@ -784,8 +906,16 @@ fn account_key(
     if acc.handle(p).is_none() {
         return Err(CommandError::user_in(
             lang,
-            format!("{} n'a pas de compte {} au catalogue", acc.name, p.display()),
-            format!("{} has no {} account in the catalogue", acc.name, p.display()),
+            format!(
+                "{} n'a pas de compte {} au catalogue",
+                acc.name,
+                p.display()
+            ),
+            format!(
+                "{} has no {} account in the catalogue",
+                acc.name,
+                p.display()
+            ),
         ));
     }
     Ok((p, acc.key(p)))
@@ -811,21 +941,40 @@ fn subscribe(
     };
     if !ctx.store.put_subscription(&sub)? {
         return Err(CommandError::User(caller.tr(
-            format!("{} est déjà abonné à @{key} sur {}", channel_ref(channel), p.display()),
-            format!("{} is already subscribed to @{key} on {}", channel_ref(channel), p.display()),
+            format!(
+                "{} est déjà abonné à @{key} sur {}",
+                channel_ref(channel),
+                p.display()
+            ),
+            format!(
+                "{} is already subscribed to @{key} on {}",
+                channel_ref(channel),
+                p.display()
+            ),
         )));
     }
     // The latest known position is in this reply: the monthly post starts with the next one.
     let now = posts::mark_current(&ctx, &sub, lang)?;
     let mut body = caller.tr(
-        format!("La position de @{key} sur {} sera postée dans {} chaque mois, après la collecte.", p.display(), channel_ref(channel)),
-        format!("@{key}'s position on {} will be posted in {} every month, after the collection.", p.display(), channel_ref(channel)),
+        format!(
+            "La position de @{key} sur {} sera postée dans {} chaque mois, après la collecte.",
+            p.display(),
+            channel_ref(channel)
+        ),
+        format!(
+            "@{key}'s position on {} will be posted in {} every month, after the collection.",
+            p.display(),
+            channel_ref(channel)
+        ),
     );
     if let Some(s) = now {
         body.push_str("\n\n");
         body.push_str(&s);
     }
-    Ok(Reply::done(caller.tr("Abonnement enregistré", "Subscribed"), body))
+    Ok(Reply::done(
+        caller.tr("Abonnement enregistré", "Subscribed"),
+        body,
+    ))
 }
 
 fn watch_add(
@@ -875,16 +1024,28 @@ fn watch_add(
             format!(
                 "{} {} ({}){}. Les sources le suivent dès maintenant.",
                 spec.name,
-                if new { "est surveillé" } else { "est mis à jour" },
+                if new {
+                    "est surveillé"
+                } else {
+                    "est mis à jour"
+                },
                 kind.id(),
-                if spec.aliases.is_empty() { String::new() } else { format!(", alias : {}", spec.aliases.join(", ")) }
+                if spec.aliases.is_empty() {
+                    String::new()
+                } else {
+                    format!(", alias : {}", spec.aliases.join(", "))
+                }
             ),
             format!(
                 "{} {} ({}){}. The sources follow it from now on.",
                 spec.name,
                 if new { "is watched" } else { "is updated" },
                 kind.id(),
-                if spec.aliases.is_empty() { String::new() } else { format!(", aliases: {}", spec.aliases.join(", ")) }
+                if spec.aliases.is_empty() {
+                    String::new()
+                } else {
+                    format!(", aliases: {}", spec.aliases.join(", "))
+                }
             ),
         ),
     ))
@@ -900,24 +1061,44 @@ fn alerts_status(app: &App, caller: &Caller) -> CommandResult<Reply> {
             match (caller.guild, s.alert_channel) {
                 (CONSOLE, _) => caller.tr("la console", "the console"),
                 (_, Some(c)) => channel_ref(c),
-                (_, None) => caller.tr("aucun : /alerts channel #salon", "none: /alerts channel #channel"),
+                (_, None) => caller.tr(
+                    "aucun : /alerts channel #salon",
+                    "none: /alerts channel #channel",
+                ),
             },
         ),
-        (caller.tr("Sensibilité", "Sensitivity"), sensitivity_name(level, caller.lang).to_string()),
+        (
+            caller.tr("Sensibilité", "Sensitivity"),
+            sensitivity_name(level, caller.lang).to_string(),
+        ),
     ];
     let names: Vec<String> = if caller.guild == CONSOLE {
         app.watched_union()?.into_iter().map(|e| e.name).collect()
     } else {
-        ctx.store.watch_list(caller.guild)?.into_iter().map(|e| e.name).collect()
+        ctx.store
+            .watch_list(caller.guild)?
+            .into_iter()
+            .map(|e| e.name)
+            .collect()
     };
     fields.push((
         caller.tr("Noms suivis", "Names followed"),
-        if names.is_empty() { "-".into() } else { names.join(", ") },
+        if names.is_empty() {
+            "-".into()
+        } else {
+            names.join(", ")
+        },
     ));
-    fields.push((caller.tr("Alertes ouvertes", "Open alerts"), open_alerts(app, caller, Some(&names))?));
+    fields.push((
+        caller.tr("Alertes ouvertes", "Open alerts"),
+        open_alerts(app, caller, Some(&names))?,
+    ));
     Ok(Reply {
         fields,
-        ..Reply::text(caller.tr("Alertes de bad buzz", "Bad-buzz alerts"), String::new())
+        ..Reply::text(
+            caller.tr("Alertes de bad buzz", "Bad-buzz alerts"),
+            String::new(),
+        )
     })
 }
 
@@ -928,7 +1109,12 @@ fn open_alerts(app: &App, caller: &Caller, names: Option<&[String]>) -> CommandR
     let tz = crate::commands::collect::timezone(&ctx)?;
     let open: Vec<String> = states
         .into_iter()
-        .filter(|(e, _)| names.is_none_or(|n| n.iter().any(|n| crate::watch::fold::fold(n) == crate::watch::fold::fold(e))))
+        .filter(|(e, _)| {
+            names.is_none_or(|n| {
+                n.iter()
+                    .any(|n| crate::watch::fold::fold(n) == crate::watch::fold::fold(e))
+            })
+        })
         .filter_map(|(e, s)| {
             let at = chrono::DateTime::from_timestamp(s.open?.opened_at, 0)?.with_timezone(&tz);
             Some(caller.tr(
@@ -959,7 +1145,14 @@ fn buzz(app: &App, caller: &Caller, name: &str, period: Option<&str>) -> Command
             })?,
         }),
     };
-    let r = buzz_cmd::buzz(&ctx, &BuzzQuery { entity: name.to_string(), since }, lang)?;
+    let r = buzz_cmd::buzz(
+        &ctx,
+        &BuzzQuery {
+            entity: name.to_string(),
+            since,
+        },
+        lang,
+    )?;
     let png = buzz_cmd::chart(&ctx, &r, lang)?;
     let text = buzz_cmd::text(&r, lang);
     let mut lines = text.lines();
@@ -971,7 +1164,11 @@ fn buzz(app: &App, caller: &Caller, name: &str, period: Option<&str>) -> Command
             name: "buzz.png".into(),
             png,
         }),
-        tone: if r.open.is_some() { Tone::Bad } else { Tone::Info },
+        tone: if r.open.is_some() {
+            Tone::Bad
+        } else {
+            Tone::Info
+        },
         ..Reply::default()
     })
 }
@@ -1005,17 +1202,22 @@ fn classify(app: &App, caller: &Caller, text: &str) -> CommandResult<Reply> {
         lang: lang_hint.map(String::from),
     })?;
     let critical = v.label == Label::Critical;
-    let mut fields = vec![(
-        caller.tr("Score", "Score"),
-        format!("{:.2}", v.score),
-    )];
+    let mut fields = vec![(caller.tr("Score", "Score"), format!("{:.2}", v.score))];
     fields.push((
         caller.tr("Indices", "Cues"),
-        if v.cues.is_empty() { "-".into() } else { v.cues.join(", ") },
+        if v.cues.is_empty() {
+            "-".into()
+        } else {
+            v.cues.join(", ")
+        },
     ));
     fields.push((
         caller.tr("Noms surveillés", "Watched names"),
-        if v.mentions.is_empty() { "-".into() } else { v.mentions.join(", ") },
+        if v.mentions.is_empty() {
+            "-".into()
+        } else {
+            v.mentions.join(", ")
+        },
     ));
     Ok(Reply {
         title: match (critical, caller.lang) {
@@ -1044,7 +1246,11 @@ fn status(app: &App, caller: &Caller) -> CommandResult<Reply> {
         .map_or(0, |t| t.timestamp());
     let today: u64 = ctx
         .store
-        .counts(crate::store::ALL_POSTS, midnight.div_euclid(3600), Utc::now().timestamp().div_euclid(3600) + 1)?
+        .counts(
+            crate::store::ALL_POSTS,
+            midnight.div_euclid(3600),
+            Utc::now().timestamp().div_euclid(3600) + 1,
+        )?
         .iter()
         .map(|(_, c)| c.posts)
         .sum();
@@ -1055,7 +1261,10 @@ fn status(app: &App, caller: &Caller) -> CommandResult<Reply> {
     };
     let mut fields = vec![
         (caller.tr("Sources", "Sources"), sources),
-        (caller.tr("Posts lus aujourd'hui", "Posts read today"), today.to_string()),
+        (
+            caller.tr("Posts lus aujourd'hui", "Posts read today"),
+            today.to_string(),
+        ),
         (
             caller.tr("Noms surveillés", "Watched names"),
             app.watched_union()?.len().to_string(),
@@ -1064,7 +1273,10 @@ fn status(app: &App, caller: &Caller) -> CommandResult<Reply> {
             caller.tr("Dernière collecte", "Last collection"),
             st.last_collection.clone().unwrap_or_else(|| "-".into()),
         ),
-        (caller.tr("Alertes ouvertes", "Open alerts"), open_alerts(app, caller, None)?),
+        (
+            caller.tr("Alertes ouvertes", "Open alerts"),
+            open_alerts(app, caller, None)?,
+        ),
         (
             caller.tr("Corrections de l'équipe", "Team corrections"),
             ctx.store.correction_count().to_string(),
@@ -1075,7 +1287,11 @@ fn status(app: &App, caller: &Caller) -> CommandResult<Reply> {
     }
     Ok(Reply {
         fields,
-        tone: if st.failures.is_empty() { Tone::Good } else { Tone::Warn },
+        tone: if st.failures.is_empty() {
+            Tone::Good
+        } else {
+            Tone::Warn
+        },
         ..Reply::text("Veille", String::new())
     })
 }
@@ -1095,7 +1311,11 @@ pub fn correct(app: &App, caller: &Caller, verdict: &str, label: Label) -> Comma
         text: r.text,
         lang: r.lang,
         label,
-        by: if caller.guild == CONSOLE { "console".into() } else { format!("discord:{}", caller.user) },
+        by: if caller.guild == CONSOLE {
+            "console".into()
+        } else {
+            format!("discord:{}", caller.user)
+        },
         by_name: Some(caller.user_name.clone()),
         at: Utc::now(),
     };
@@ -1112,8 +1332,14 @@ pub fn correct(app: &App, caller: &Caller, verdict: &str, label: Label) -> Comma
         ..Reply::done(
             caller.tr("Correction enregistrée", "Correction recorded"),
             caller.tr(
-                format!("Merci : ce post est noté « {what} » par {}.", caller.user_name),
-                format!("Thanks: this post is marked “{what}” by {}.", caller.user_name),
+                format!(
+                    "Merci : ce post est noté « {what} » par {}.",
+                    caller.user_name
+                ),
+                format!(
+                    "Thanks: this post is marked “{what}” by {}.",
+                    caller.user_name
+                ),
             ),
         )
     })
@@ -1147,7 +1373,11 @@ mod tests {
             }
         );
         assert_eq!(
-            parse("/watch add \"Air France\" \"@airfrance, #airfrance\" brand", lang).expect("w"),
+            parse(
+                "/watch add \"Air France\" \"@airfrance, #airfrance\" brand",
+                lang
+            )
+            .expect("w"),
             Request::WatchAdd {
                 name: "Air France".into(),
                 aliases: Some("@airfrance, #airfrance".into()),
@@ -1160,7 +1390,10 @@ mod tests {
                 text: "Vol annulé, encore : merci pour rien".into()
             }
         );
-        assert_eq!(parse("/alerts channel <#42>", lang).expect("a"), Request::AlertsChannel { channel: 42 });
+        assert_eq!(
+            parse("/alerts channel <#42>", lang).expect("a"),
+            Request::AlertsChannel { channel: 42 }
+        );
         let e = parse("/rank villes", lang).expect_err("missing");
         assert!(e.to_string().contains("il manque platform"), "{e}");
         let e = parse("/watch", lang).expect_err("group");

@@ -107,7 +107,8 @@ impl Notifier for ServerAlerts {
                 EventKind::Open if self.settings.passes(level, e) => open,
                 EventKind::Escalate if !received && self.settings.passes(level, e) => open,
                 EventKind::Escalate if received => {
-                    format!("alert/{guild}/{}/escalate/{}", e.alert_id, e.at.timestamp()).into_bytes()
+                    format!("alert/{guild}/{}/escalate/{}", e.alert_id, e.at.timestamp())
+                        .into_bytes()
                 }
                 EventKind::Close if received => {
                     format!("alert/{guild}/{}/close", e.alert_id).into_bytes()
@@ -152,7 +153,11 @@ fn position_marker(sub: &Subscription, month: crate::model::Month) -> Vec<u8> {
 }
 
 /// The subscription's latest month with a position, and its sentences.
-fn latest(ctx: &Context, sub: &Subscription, lang: Lang) -> Option<(crate::model::Month, String, String)> {
+fn latest(
+    ctx: &Context,
+    sub: &Subscription,
+    lang: Lang,
+) -> Option<(crate::model::Month, String, String)> {
     let history = match rank_cmd::position(ctx, &sub.account, Some(sub.platform.id()), lang) {
         Ok(h) => h,
         Err(e) => {
@@ -173,7 +178,11 @@ fn latest(ctx: &Context, sub: &Subscription, lang: Lang) -> Option<(crate::model
 
 /// Marks the latest known month of a new subscription as given (the subscribe reply shows
 /// it) and returns its sentences.
-pub fn mark_current(ctx: &Context, sub: &Subscription, lang: Lang) -> CommandResult<Option<String>> {
+pub fn mark_current(
+    ctx: &Context,
+    sub: &Subscription,
+    lang: Lang,
+) -> CommandResult<Option<String>> {
     Ok(match latest(ctx, sub, lang) {
         Some((month, _, text)) => {
             ctx.store.mark_owed(&position_marker(sub, month))?;
@@ -188,7 +197,11 @@ pub fn mark_current(ctx: &Context, sub: &Subscription, lang: Lang) -> CommandRes
 pub fn queue_positions(ctx: &Context) -> anyhow::Result<usize> {
     let mut items = Vec::new();
     for sub in ctx.store.subscriptions(None)? {
-        let lang = ctx.store.server_settings(sub.guild)?.lang.unwrap_or_default();
+        let lang = ctx
+            .store
+            .server_settings(sub.guild)?
+            .lang
+            .unwrap_or_default();
         let Some((month, title, text)) = latest(ctx, &sub, lang) else {
             continue;
         };

@@ -102,9 +102,7 @@ pub async fn run(
             )
         });
     }
-    if let (Some(token), true, false) =
-        (&tokens.x, xcfg.stream && !queries.is_empty(), once)
-    {
+    if let (Some(token), true, false) = (&tokens.x, xcfg.stream && !queries.is_empty(), once) {
         let stream = x::Stream::new(xcfg, token.clone(), queries.clone(), Retry::default());
         let (tx, cancel) = (tx.clone(), cancel.clone());
         report.sources.push("X filtered stream".into());

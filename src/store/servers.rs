@@ -242,7 +242,10 @@ impl Store {
             }
             batch.insert(m, Utc::now().timestamp().to_be_bytes().to_vec());
             let id = self.db.generate_id()?;
-            batch.insert(prefixed(b"o/", &id.to_be_bytes()), serde_json::to_vec(post)?);
+            batch.insert(
+                prefixed(b"o/", &id.to_be_bytes()),
+                serde_json::to_vec(post)?,
+            );
             n += 1;
         }
         if n > 0 {
@@ -342,7 +345,10 @@ mod tests {
             .enqueue_posts(&[(b"a".to_vec(), "one"), (b"a".to_vec(), "dup")])
             .expect("queue");
         assert_eq!(queued, 1);
-        assert_eq!(store.enqueue_posts(&[(b"a".to_vec(), "again")]).expect("q"), 0);
+        assert_eq!(
+            store.enqueue_posts(&[(b"a".to_vec(), "again")]).expect("q"),
+            0
+        );
         let pending: Vec<(u64, String)> = store.pending_posts().expect("pending");
         assert_eq!(pending.len(), 1);
         store.ack_post(pending[0].0).expect("ack");

@@ -147,7 +147,8 @@ async fn the_app_runs_the_detector_on_the_live_stream_and_delivers_through_its_n
     config.alerts.charts_dir = charts.path().to_path_buf();
     let t = spawn_app(config, sncf());
     let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    t.app.add_notifier(std::sync::Arc::new(Collect(got.clone())));
+    t.app
+        .add_notifier(std::sync::Arc::new(Collect(got.clone())));
     // Act
     t.start();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);

@@ -179,15 +179,23 @@ fn no_subcommand_is_the_console_answering_piped_slash_commands() {
         String::from_utf8_lossy(&out.stderr),
     );
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("DISCORD_TOKEN"), "one line says how to connect: {err}");
     assert!(
-        text.starts_with("Classement des villes sur X (Twitter) — septembre 2014 — publications\n   1  Toulouse"),
+        err.contains("DISCORD_TOKEN"),
+        "one line says how to connect: {err}"
+    );
+    assert!(
+        text.starts_with(
+            "Classement des villes sur X (Twitter) — septembre 2014 — publications\n   1  Toulouse"
+        ),
         "{text}"
     );
     // 30 rows in three pages of ten, all printed on the console.
     assert!(text.contains("  30  Trappes"), "{text}");
     assert!(text.contains("⚠ commande inconnue : /frobnicate"), "{text}");
-    assert!(text.contains("⚠ plateforme inconnue : \"tiktok\""), "{text}");
+    assert!(
+        text.contains("⚠ plateforme inconnue : \"tiktok\""),
+        "{text}"
+    );
     assert!(
         text.contains("En juin 2021, @gersledepartement est 1er des départements sur Instagram (=), pour le 6e mois consécutif."),
         "{text}"
@@ -211,15 +219,28 @@ fn the_console_keeps_a_servers_settings_across_restarts() {
         "/watch add \"Mairie de Trifouillis\" \"@trifouillis, #trifouillis\" commune\n/subscribe gersledepartement instagram\n",
         &[("VEILLE_STORE__PATH", db)],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (out, _) = console(
         "/watch list\n/subscriptions\n/subscribe gersledepartement instagram\n/status\n",
         &[("VEILLE_STORE__PATH", db)],
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("• Mairie de Trifouillis (commune) — @trifouillis, #trifouillis"), "{text}");
-    assert!(text.contains("• @gersledepartement (Instagram) → la console"), "{text}");
-    assert!(text.contains("⚠ la console est déjà abonné à @gersledepartement"), "{text}");
+    assert!(
+        text.contains("• Mairie de Trifouillis (commune) — @trifouillis, #trifouillis"),
+        "{text}"
+    );
+    assert!(
+        text.contains("• @gersledepartement (Instagram) → la console"),
+        "{text}"
+    );
+    assert!(
+        text.contains("⚠ la console est déjà abonné à @gersledepartement"),
+        "{text}"
+    );
     // 13 names from the configuration and the console's own.
     assert!(text.contains("Noms surveillés : 14"), "{text}");
 }

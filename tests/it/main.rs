@@ -4,6 +4,7 @@
 mod alerts;
 mod app;
 mod cli;
+mod discord;
 mod ingest;
 mod replay;
 mod support;
