@@ -45,6 +45,8 @@ pub struct Status {
     pub duplicates: u64,
     /// The sources of the generations that ended.
     pub ended_sources: Vec<String>,
+    /// Running sources not connected now, and why.
+    pub trouble: std::collections::BTreeMap<String, String>,
 }
 
 /// The running application. Front-ends share it behind an `Arc`.
@@ -278,6 +280,7 @@ impl App {
         if let Ok(l) = self.live.lock() {
             s.sources = l.running.clone();
             s.failures.extend(l.failures.iter().cloned());
+            s.trouble = l.trouble.clone();
         }
         s
     }

@@ -1255,9 +1255,22 @@ fn status(app: &App, caller: &Caller) -> CommandResult<Reply> {
         .map(|(_, c)| c.posts)
         .sum();
     let sources = if st.sources.is_empty() {
-        caller.tr("aucune source connectée", "no source connected")
+        caller.tr(
+            "aucune source en marche (X_BEARER_TOKEN pour X ; Jetstream pour Bluesky)",
+            "no source running (X_BEARER_TOKEN for X; Jetstream for Bluesky)",
+        )
     } else {
-        st.sources.join(", ")
+        st.sources
+            .iter()
+            .map(|s| match st.trouble.get(s) {
+                Some(why) => caller.tr(
+                    format!("⚠ {s} : pas de connexion, nouvel essai bientôt ({why})"),
+                    format!("⚠ {s}: not connected, retrying ({why})"),
+                ),
+                None => format!("✅ {s}"),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     };
     let mut fields = vec![
         (caller.tr("Sources", "Sources"), sources),

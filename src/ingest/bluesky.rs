@@ -4,6 +4,7 @@
 //! ignored. Jetstream's cursor is a time in microseconds: it is stored with every batch, and a
 //! restart resumes a few seconds earlier (the overlap is deduplicated downstream).
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -12,6 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use super::file::Bad;
+use super::pipeline::LiveSources;
 use super::source::{self, Backoff, SourceBatch};
 use crate::config::BlueskyConfig;
 use crate::model::Post;
@@ -122,16 +124,31 @@ pub fn subscribe_url(cfg: &BlueskyConfig, cursor: Option<i64>) -> String {
     url
 }
 
+/// The source's name in reports and the live status.
+pub const SOURCE_NAME: &str = "Bluesky Jetstream";
+
 /// Follows Jetstream until cancelled, reconnecting with backoff; `cursor` is the stored one.
 pub async fn run(
     cfg: BlueskyConfig,
     cursor: Option<i64>,
     tx: source::Sender,
     cancel: CancellationToken,
+    live: Option<Arc<Mutex<LiveSources>>>,
 ) -> anyhow::Result<()> {
     let overlap = (cfg.overlap_secs as i64).saturating_mul(1_000_000);
     let mut last = cursor;
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(64));
+    // A streak of failed connections is logged once (a warning), then at debug level; the
+    // live status says why until it connects again.
+    let mut failing = false;
+    let trouble = |why: Option<String>| {
+        if let Some(Ok(mut l)) = live.as_ref().map(|l| l.lock()) {
+            match why {
+                Some(w) => l.trouble.insert(SOURCE_NAME.to_string(), w),
+                None => l.trouble.remove(SOURCE_NAME),
+            };
+        }
+    };
     loop {
         let url = subscribe_url(&cfg, last.map(|c| c - overlap));
         let connect = tokio::select! {
@@ -141,13 +158,33 @@ pub async fn run(
         match connect {
             Ok(Ok((ws, _))) => {
                 backoff.reset();
+                if failing {
+                    tracing::info!("connected to Jetstream again");
+                }
+                failing = false;
+                trouble(None);
                 match read(ws, &mut last, &tx, &cancel).await {
                     ReadEnd::Stopped => return Ok(()),
                     ReadEnd::Dropped(why) => tracing::warn!(why, "Jetstream dropped; reconnecting"),
                 }
             }
-            Ok(Err(e)) => tracing::warn!(error = %e, "cannot connect to Jetstream; backing off"),
-            Err(_) => tracing::warn!("connecting to Jetstream timed out; backing off"),
+            Ok(Err(e)) => {
+                let why = format!("cannot connect: {e}");
+                if failing {
+                    tracing::debug!(error = %e, "cannot connect to Jetstream; backing off");
+                } else {
+                    tracing::warn!(error = %e, "cannot connect to Jetstream; backing off (logged once until it connects)");
+                }
+                failing = true;
+                trouble(Some(why));
+            }
+            Err(_) => {
+                if !failing {
+                    tracing::warn!("connecting to Jetstream timed out; backing off (logged once until it connects)");
+                }
+                failing = true;
+                trouble(Some("connection timed out".into()));
+            }
         }
         if !source::sleep(&cancel, backoff.next_wait()).await {
             return Ok(());

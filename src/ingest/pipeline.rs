@@ -32,6 +32,8 @@ pub struct LiveSources {
     pub running: Vec<String>,
     /// Sources that stopped for good, and why (no secret in it).
     pub failures: Vec<String>,
+    /// Sources running but not connected now (backing off), and why.
+    pub trouble: std::collections::BTreeMap<String, String>,
 }
 
 /// How a run ended.
@@ -116,11 +118,12 @@ pub async fn run(
     if config.sources.bluesky.jetstream && !once {
         let cursor = store.cursor(bluesky::SOURCE)?.and_then(|c| c.parse().ok());
         let (cfg, tx, cancel) = (config.sources.bluesky.clone(), tx.clone(), cancel.clone());
-        report.sources.push("Bluesky Jetstream".into());
+        report.sources.push(bluesky::SOURCE_NAME.into());
+        let live = live.clone();
         tasks.spawn(async move {
             (
-                "Bluesky Jetstream".to_string(),
-                bluesky::run(cfg, cursor, tx, cancel).await,
+                bluesky::SOURCE_NAME.to_string(),
+                bluesky::run(cfg, cursor, tx, cancel, live).await,
             )
         });
     }
