@@ -92,18 +92,28 @@ pub fn buzz(ctx: &Context, q: &BuzzQuery, lang: Lang) -> CommandResult<BuzzReply
                 .iter()
                 .any(|a| fold(a.trim_start_matches(['@', '#'])) == wanted)
     }) else {
-        let known: Vec<&str> = ctx.entities.iter().map(|e| e.name.as_str()).collect();
+        // The closest names first, at most ten (a deployment may watch a thousand).
+        let mut known: Vec<&str> = ctx.entities.iter().map(|e| e.name.as_str()).collect();
+        known.sort_by(|a, b| {
+            strsim::jaro_winkler(&fold(b), &wanted)
+                .total_cmp(&strsim::jaro_winkler(&fold(a), &wanted))
+        });
+        let more = known.len().saturating_sub(10);
+        known.truncate(10);
+        let known = if more > 0 {
+            format!("{}, … (+{more})", known.join(", "))
+        } else {
+            known.join(", ")
+        };
         return Err(CommandError::user_in(
             lang,
             format!(
                 "{:?} n'est pas un nom surveillé ; noms surveillés : {}",
-                q.entity,
-                known.join(", ")
+                q.entity, known
             ),
             format!(
                 "{:?} is not a watched name; watched names: {}",
-                q.entity,
-                known.join(", ")
+                q.entity, known
             ),
         ));
     };

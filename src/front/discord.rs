@@ -845,6 +845,7 @@ pub async fn deliver(app: Arc<App>, http: Arc<serenity::Http>, cancel: Cancellat
                 }
                 Err(_) => Vec::new(),
             };
+        tracing::debug!(pending = pending.len(), "the outbox");
         for (id, post) in pending.into_iter().filter(|(_, p)| p.guild != CONSOLE) {
             let mut wait = Duration::from_secs(1);
             loop {

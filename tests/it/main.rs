@@ -5,6 +5,7 @@ mod alerts;
 mod app;
 mod cli;
 mod discord;
+mod fake_discord;
 mod ingest;
 mod replay;
 mod support;

@@ -1,0 +1,219 @@
+//! The Discord bot's targets, measured against the fake Discord of the integration tests:
+//! how long each slash command takes from the event leaving the gateway to its answer
+//! reaching the API (Discord wants one within 3 s), how long an alert takes from the
+//! notifier to the channel, and the resident memory with 1,000 watched names over 100
+//! servers. Prints a table; `cargo bench --bench bot`.
+
+#[path = "../tests/it/fake_discord.rs"]
+mod fake_discord;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use fake_discord::*;
+use veille::alerts::notify::Notifier;
+use veille::config::Config;
+use veille::model::{EntityKind, EntitySpec};
+use veille::store::servers::ServerSettings;
+use veille::store::Store;
+
+const SERVERS: u64 = 100;
+const NAMES_PER_SERVER: u64 = 10;
+const RUNS: usize = 30;
+
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1000.0)
+}
+
+/// Waits until the fake logged a request whose path satisfies `pred`, after `since`.
+async fn received(log: &Log, since: Instant, pred: impl Fn(&str) -> bool) -> Instant {
+    for _ in 0..20_000 {
+        if let Some(t) = log
+            .lock()
+            .expect("lock")
+            .iter()
+            .find(|(t, p)| *t >= since && pred(p))
+            .map(|(t, _)| *t)
+        {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("the fake Discord received nothing");
+}
+
+fn main() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("VEILLE_LOG"))
+        .with_writer(std::io::stderr)
+        .try_init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run());
+}
+
+async fn run() {
+    let rss_start = rss_mib();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = Log::default();
+    let guilds: Vec<Value> = (1..=SERVERS)
+        .map(|g| json!({"id": (5000 + g).to_string(), "unavailable": true}))
+        .collect();
+    let (gw_url, events, _) = gateway(json!(guilds)).await;
+    let server = rest(&gw_url, log.clone(), false).await;
+    let mut config = Config::default();
+    config.store.path = dir.path().join("db");
+    config.discord.api_url = server.uri();
+    config.sources.bluesky.jetstream = false;
+    config.alerts.charts_dir = dir.path().join("charts");
+    let store = Store::open(&config.store.path).expect("store");
+    for g in 1..=SERVERS {
+        let guild = 5000 + g;
+        for k in 0..NAMES_PER_SERVER {
+            let n = g * NAMES_PER_SERVER + k;
+            store
+                .put_watched(
+                    guild,
+                    &EntitySpec {
+                        name: format!("Marque {n:04}"),
+                        kind: EntityKind::Brand,
+                        aliases: vec![format!("@marque{n:04}"), format!("#marque{n:04}")],
+                        ambiguous: false,
+                    },
+                )
+                .expect("watch");
+        }
+        store
+            .put_server_settings(
+                guild,
+                &ServerSettings {
+                    alert_channel: Some(9000 + g),
+                    ..ServerSettings::default()
+                },
+            )
+            .expect("settings");
+    }
+    let ctx = veille::commands::Context::with_store(config.clone(), config.entities.clone(), store)
+        .expect("context");
+    let app = Arc::new(veille::app::App::new(ctx));
+    let names = app.watched_union().expect("union").len();
+    let (bot, stop) = start_bot(app.clone());
+    wait_for(&server, 1, |r| r.method.as_str() == "PUT").await;
+    let commands: Vec<(&str, Value)> = vec![
+        (
+            "/rank villes twitter",
+            json!([{"name": "category", "type": 3, "value": "villes"}, {"name": "platform", "type": 3, "value": "twitter"}]),
+        ),
+        (
+            "/position gersledepartement",
+            json!([{"name": "account", "type": 3, "value": "gersledepartement"}]),
+        ),
+        (
+            "/classify",
+            json!([{"name": "text", "type": 3, "value": "@SNCF encore un train annulé, toujours pas remboursé"}]),
+        ),
+        (
+            "/buzz Marque 0010",
+            json!([{"name": "name", "type": 3, "value": "Marque 0010"}]),
+        ),
+        ("/status", json!([])),
+        (
+            "/watch list",
+            json!([{"name": "list", "type": 1, "options": []}]),
+        ),
+    ];
+    let mut id = 100_000u64;
+    println!("Discord bot against the fake Discord on 127.0.0.1 ({SERVERS} servers, {names} watched names, {RUNS} runs each)");
+    println!(
+        "{:<30} {:>9} {:>9} {:>9}",
+        "command (event → answer)", "p50 ms", "p99 ms", "max ms"
+    );
+    for (label, options) in &commands {
+        let name = label
+            .trim_start_matches('/')
+            .split(' ')
+            .next()
+            .unwrap_or_default();
+        let name = if *label == "/watch list" {
+            "watch"
+        } else {
+            name
+        };
+        let mut took = Vec::new();
+        for _ in 0..RUNS {
+            id += 1;
+            let mut ev = interaction(id, name, options.clone(), "32");
+            ev["guild_id"] = json!("5001");
+            let t0 = Instant::now();
+            events.send(ev).expect("push");
+            let path = format!("/api/v10/interactions/{id}/tok{id}/callback");
+            let t = received(&log, t0, |p| p == path).await;
+            took.push(t - t0);
+        }
+        // The answer is the command's, not an error.
+        let reqs = server.received_requests().await.unwrap_or_default();
+        let last = reqs
+            .iter()
+            .rev()
+            .find(|r| r.url.path().contains("/callback"))
+            .expect("an answer");
+        let body = String::from_utf8_lossy(&last.body);
+        assert!(!body.contains('⚠'), "{label} answered an error: {body}");
+        took.sort();
+        println!(
+            "{:<30} {:>9} {:>9} {:>9}",
+            label,
+            ms(percentile(&took, 0.5)),
+            ms(percentile(&took, 0.99)),
+            ms(*took.last().expect("runs"))
+        );
+    }
+    // Alerts: from the notifier to the channel message at the fake (chart drawn on the way).
+    let notifier = veille::front::posts::ServerAlerts::new(&app.ctx(), app.posts_ready.clone())
+        .expect("notifier");
+    let mut took = Vec::new();
+    for i in 0..RUNS {
+        let mut out = alert_out("Encore un train annulé, honteux");
+        out.event.entity = "Marque 0010".into();
+        out.event.alert_id = format!("Marque 0010@{i}");
+        let t0 = Instant::now();
+        notifier.notify(&out).expect("queued");
+        let t = received(&log, t0, |p| p == "/api/v10/channels/9001/messages").await;
+        took.push(t - t0);
+    }
+    took.sort();
+    println!(
+        "{:<30} {:>9} {:>9} {:>9}",
+        "alert: notifier → channel",
+        ms(percentile(&took, 0.5)),
+        ms(percentile(&took, 0.99)),
+        ms(*took.last().expect("runs"))
+    );
+    println!(
+        "resident memory: {:.1} MiB at start, {:.1} MiB with the bot connected after {} commands and {RUNS} alerts",
+        rss_start,
+        rss_mib(),
+        commands.len() * RUNS
+    );
+    stop.send(()).expect("stop");
+    bot.await.expect("joined").expect("a clean stop");
+}
