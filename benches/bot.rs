@@ -21,7 +21,15 @@ use veille::store::Store;
 
 const SERVERS: u64 = 100;
 const NAMES_PER_SERVER: u64 = 10;
-const RUNS: usize = 30;
+/// Runs per figure under `cargo bench`; `cargo test --all-targets` runs this file once as a
+/// smoke test (no `--bench` argument), with one run each.
+fn runs() -> usize {
+    if std::env::args().any(|a| a == "--bench") {
+        30
+    } else {
+        1
+    }
+}
 
 fn rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -142,7 +150,10 @@ async fn run() {
         ),
     ];
     let mut id = 100_000u64;
-    println!("Discord bot against the fake Discord on 127.0.0.1 ({SERVERS} servers, {names} watched names, {RUNS} runs each)");
+    println!(
+        "Discord bot against the fake Discord on 127.0.0.1 ({SERVERS} servers, {names} watched names, {} runs each)",
+        runs()
+    );
     println!(
         "{:<30} {:>9} {:>9} {:>9}",
         "command (event → answer)", "p50 ms", "p99 ms", "max ms"
@@ -159,7 +170,7 @@ async fn run() {
             name
         };
         let mut took = Vec::new();
-        for _ in 0..RUNS {
+        for _ in 0..runs() {
             id += 1;
             let mut ev = interaction(id, name, options.clone(), "32");
             ev["guild_id"] = json!("5001");
@@ -191,7 +202,7 @@ async fn run() {
     let notifier = veille::front::posts::ServerAlerts::new(&app.ctx(), app.posts_ready.clone())
         .expect("notifier");
     let mut took = Vec::new();
-    for i in 0..RUNS {
+    for i in 0..runs() {
         let mut out = alert_out("Encore un train annulé, honteux");
         out.event.entity = "Marque 0010".into();
         out.event.alert_id = format!("Marque 0010@{i}");
@@ -209,10 +220,11 @@ async fn run() {
         ms(*took.last().expect("runs"))
     );
     println!(
-        "resident memory: {:.1} MiB at start, {:.1} MiB with the bot connected after {} commands and {RUNS} alerts",
+        "resident memory: {:.1} MiB at start, {:.1} MiB with the bot connected after {} commands and {} alerts",
         rss_start,
         rss_mib(),
-        commands.len() * RUNS
+        commands.len() * runs(),
+        runs()
     );
     stop.send(()).expect("stop");
     bot.await.expect("joined").expect("a clean stop");
