@@ -42,6 +42,23 @@ pub struct Config {
     pub entities: Vec<EntitySpec>,
 }
 
+/// An id or a name that may be written as a number (`user_id = 17841400000000042`, or the
+/// same digits from the environment, which reads them as a number).
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Text(String),
+        Unsigned(u64),
+        Signed(i64),
+    }
+    Ok(Option::<Id>::deserialize(d)?.map(|id| match id {
+        Id::Text(s) => s,
+        Id::Unsigned(n) => n.to_string(),
+        Id::Signed(n) => n.to_string(),
+    }))
+}
+
 /// Where the Discord bot connects.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -295,7 +312,9 @@ pub struct InstagramConfig {
     pub base_url: String,
     /// Graph API version.
     pub api_version: String,
-    /// The deployment's own professional Instagram user id (business discovery asks through it).
+    /// The deployment's own professional Instagram user id (business discovery asks through
+    /// it). Digits, quoted or not (`VEILLE_SOURCES__INSTAGRAM__USER_ID=17841400000000042`).
+    #[serde(default, deserialize_with = "string_or_number")]
     pub user_id: Option<String>,
     /// Request timeout.
     pub timeout_secs: u64,
@@ -529,6 +548,36 @@ mod tests {
             jail.create_file("config/local.toml", "[store]\npaht = \"x\"\n")?;
             let err = load().expect_err("typo refused");
             assert!(format!("{err:#}").contains("paht"), "{err:#}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn ids_are_digits_quoted_or_not() {
+        Jail::expect_with(|jail| {
+            jail.set_env("VEILLE_SOURCES__INSTAGRAM__USER_ID", "17841400000000042");
+            jail.set_env("VEILLE_DISCORD__GUILD_ID", "123456789012345678");
+            let c = load().expect("digits from the environment load");
+            assert_eq!(
+                c.sources.instagram.user_id.as_deref(),
+                Some("17841400000000042")
+            );
+            assert_eq!(c.discord.guild_id, Some(123456789012345678));
+            jail.clear_env();
+            jail.create_dir("config")?;
+            jail.create_file(
+                "config/local.toml",
+                "[sources.instagram]\nuser_id = 17841400000000043\n",
+            )?;
+            assert_eq!(
+                load()
+                    .expect("an unquoted id loads")
+                    .sources
+                    .instagram
+                    .user_id
+                    .as_deref(),
+                Some("17841400000000043")
+            );
             Ok(())
         });
     }

@@ -104,7 +104,9 @@ pub fn replay_with_alerts(
         .name("veille-alerts".into())
         .spawn(move || runner.run_blocking(&store, rx))?;
     let q = ReplayQuery { files, from_start };
-    let stats = replay_cmd::replay(ctx, &q, Some(tx), Lang::En, &mut |_| {});
+    let mut bar = super::progress::Replay::new(super::progress::on_terminal());
+    let stats = replay_cmd::replay(ctx, &q, Some(tx), Lang::En, &mut |p| bar.update(p));
+    bar.finish();
     let runner = follower
         .join()
         .map_err(|_| anyhow::anyhow!("the alert thread panicked"))?;

@@ -53,7 +53,10 @@ pub fn replay(config: &Config, args: ReplayArgs) -> anyhow::Result<()> {
         files: args.files,
         from_start: args.from_start,
     };
-    let stats = replay_cmd::replay(&ctx, &q, None, Lang::En, &mut |_| {})?;
+    let mut bar = super::progress::Replay::new(super::progress::on_terminal());
+    let stats = replay_cmd::replay(&ctx, &q, None, Lang::En, &mut |p| bar.update(p));
+    bar.finish();
+    let stats = stats?;
     print_replay(&mut std::io::stdout(), &stats)?;
     Ok(())
 }
@@ -236,6 +239,9 @@ pub fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<()> {
     );
     for ((source, kind), n) in &s.bad {
         println!("skipped {n} × {kind} from {source}");
+    }
+    for ((source, kind), n) in &s.notes {
+        println!("kept {n} × {kind} from {source}");
     }
     anyhow::ensure!(report.failures.is_empty(), "{}", report.failures.join("; "));
     Ok(())

@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod classify;
 pub mod eval;
 pub mod ingest;
+pub mod progress;
 pub mod rank;
 
 use std::path::PathBuf;

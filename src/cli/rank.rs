@@ -141,7 +141,13 @@ pub fn collect(config: &Config, args: CollectArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let mut print = |e: CollectEvent| print_collect(&e, tz);
+    let bar = super::progress::Collect::new(super::progress::on_terminal());
+    let mut print = |e: CollectEvent| {
+        bar.update(&e);
+        if let Some(line) = collect_line(&e, tz) {
+            bar.println(&line);
+        }
+    };
     if !args.monthly {
         let month = match &args.month {
             Some(m) => cmd::parse_month(m, Lang::En)?,
@@ -167,11 +173,11 @@ pub fn collect(config: &Config, args: CollectArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One line of collection progress.
-fn print_collect(e: &CollectEvent, tz: chrono_tz::Tz) {
-    match e {
-        CollectEvent::Started { .. } => {}
-        CollectEvent::NoAccounts(p) => println!("{p}: no catalogue account has a handle there"),
+/// The line a collection event prints, if any.
+fn collect_line(e: &CollectEvent, tz: chrono_tz::Tz) -> Option<String> {
+    Some(match e {
+        CollectEvent::Started { .. } | CollectEvent::Progress { .. } => return None,
+        CollectEvent::NoAccounts(p) => format!("{p}: no catalogue account has a handle there"),
         CollectEvent::Done {
             platform,
             month,
@@ -179,19 +185,21 @@ fn print_collect(e: &CollectEvent, tz: chrono_tz::Tz) {
             of,
             missing,
         } => {
-            println!("{platform}: {collected} of {of} accounts collected for {month}");
+            let mut line =
+                format!("{platform}: {collected} of {of} accounts collected for {month}");
             if !missing.is_empty() {
                 let missing: Vec<String> = missing.iter().map(|h| format!("@{h}")).collect();
-                println!(
-                    "{platform}: not found (deleted, renamed or private): {}",
+                line.push_str(&format!(
+                    "\n{platform}: not found (deleted, renamed or private): {}",
                     missing.join(", ")
-                );
+                ));
             }
+            line
         }
-        CollectEvent::Skipped { platform, reason } => println!("{platform}: skipped: {reason}"),
-        CollectEvent::Next(at) => println!(
+        CollectEvent::Skipped { platform, reason } => format!("{platform}: skipped: {reason}"),
+        CollectEvent::Next(at) => format!(
             "next collection: {} ({tz})",
             at.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z")
         ),
-    }
+    })
 }

@@ -21,6 +21,15 @@ pub enum CollectEvent {
     },
     /// No catalogue account has a handle on the platform.
     NoAccounts(Platform),
+    /// Accounts done so far on a platform (after each request).
+    Progress {
+        /// The platform.
+        platform: Platform,
+        /// Accounts answered (collected or missing).
+        done: usize,
+        /// Accounts asked for.
+        of: usize,
+    },
     /// A platform is done.
     Done {
         /// The platform.
@@ -99,16 +108,19 @@ pub async fn collect_once(
             platform,
             accounts: targets.len(),
         });
-        match collector::collect(
+        let of = targets.len();
+        let mut done = |done: usize| progress(CollectEvent::Progress { platform, done, of });
+        let got = collector::collect(
             platform,
             &targets,
             &ctx.config.sources,
             tokens,
             month,
             &retry,
+            &mut done,
         )
-        .await
-        {
+        .await;
+        match got {
             Ok(got) => {
                 let store = ctx.store.clone();
                 let snapshots = got.snapshots;

@@ -39,25 +39,38 @@ struct Commit {
     operation: String,
     collection: String,
     rkey: String,
+    /// Read once known to be an object (serde would read a struct from an array).
     #[serde(default)]
-    record: Option<Record>,
+    record: Option<Box<serde_json::value::RawValue>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Record {
+    #[serde(rename = "$type", default)]
+    kind: Option<String>,
     text: String,
+    /// Read as text: an unreadable date falls back to the event's time, like a missing one.
     #[serde(default)]
-    created_at: Option<chrono::DateTime<chrono::Utc>>,
+    created_at: Option<String>,
     #[serde(default)]
     langs: Vec<String>,
+}
+
+/// The collection of posts, and the `$type` of their records.
+const POST_TYPE: &str = "app.bsky.feed.post";
+
+/// Whether a JSON text is an object (not an array, a string or a number).
+fn is_object(json: &str) -> bool {
+    json.trim_start().starts_with('{')
 }
 
 /// What one Jetstream frame is.
 #[derive(Debug, PartialEq)]
 pub enum Frame {
-    /// A new post, and the event's time.
-    Post(Box<Post>, i64),
+    /// A new post, the event's time, and a note when its date fell back to the event's
+    /// time.
+    Post(Box<Post>, i64, Option<Bad>),
     /// Something to ignore (a delete, another collection, an identity event), and its time.
     Ignored(i64),
     /// Not an event.
@@ -66,6 +79,17 @@ pub enum Frame {
 
 /// Reads one text frame.
 pub fn parse_frame(text: &str) -> Frame {
+    if !is_object(text) {
+        let kind = if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
+            "not an event"
+        } else {
+            "not JSON"
+        };
+        return Frame::Bad(Bad {
+            kind,
+            detail: "a frame that is not a JSON object".into(),
+        });
+    }
     let ev: Event = match serde_json::from_str(text) {
         Ok(ev) => ev,
         Err(e) => {
@@ -80,21 +104,50 @@ pub fn parse_frame(text: &str) -> Frame {
             });
         }
     };
-    let Some(c) = ev.commit.filter(|c| {
-        ev.kind == "commit" && c.operation == "create" && c.collection == "app.bsky.feed.post"
-    }) else {
+    let Some(c) = ev
+        .commit
+        .filter(|c| ev.kind == "commit" && c.operation == "create" && c.collection == POST_TYPE)
+    else {
         return Frame::Ignored(ev.time_us);
     };
-    let Some(record) = c.record else {
+    let Some(raw) = c.record else {
         return Frame::Bad(Bad {
             kind: "post without record",
             detail: format!("{}/{}", ev.did, c.rkey),
         });
     };
-    let created_at = record
+    let record: Record = match serde_json::from_str(raw.get()) {
+        Ok(r) if is_object(raw.get()) => r,
+        Ok(_) | Err(_) => {
+            return Frame::Bad(Bad {
+                kind: "record is not a post",
+                detail: format!("{}/{}", ev.did, c.rkey),
+            })
+        }
+    };
+    if record.kind.as_deref().is_some_and(|k| k != POST_TYPE) {
+        return Frame::Bad(Bad {
+            kind: "record is not a post",
+            detail: format!("{}/{}: $type {:?}", ev.did, c.rkey, record.kind),
+        });
+    }
+    let event_time =
+        || chrono::DateTime::from_timestamp_micros(ev.time_us).unwrap_or_else(chrono::Utc::now);
+    let (created_at, note) = match record
         .created_at
-        .or_else(|| chrono::DateTime::from_timestamp_micros(ev.time_us))
-        .unwrap_or_else(chrono::Utc::now);
+        .as_deref()
+        .map(chrono::DateTime::parse_from_rfc3339)
+    {
+        Some(Ok(t)) => (t.with_timezone(&chrono::Utc), None),
+        None => (event_time(), None),
+        Some(Err(e)) => (
+            event_time(),
+            Some(Bad {
+                kind: "unreadable createdAt, the event's time used",
+                detail: format!("{}/{}: {e}", ev.did, c.rkey),
+            }),
+        ),
+    };
     let post = Post {
         platform: "bluesky".into(),
         id: format!("{}/{}", ev.did, c.rkey),
@@ -109,7 +162,7 @@ pub fn parse_frame(text: &str) -> Frame {
         lang: record.langs.into_iter().next(),
         metrics: None,
     };
-    Frame::Post(Box::new(post), ev.time_us)
+    Frame::Post(Box::new(post), ev.time_us, note)
 }
 
 /// The subscription URL, resuming from `cursor` (microseconds) when given.
@@ -240,8 +293,9 @@ where
             Some(Ok(_)) => continue,
         };
         match parse_frame(&text) {
-            Frame::Post(p, t) => {
+            Frame::Post(p, t, note) => {
                 batch.posts.push(*p);
+                batch.notes.extend(note);
                 *last = Some(t);
             }
             Frame::Ignored(t) => *last = Some(t),
@@ -260,7 +314,7 @@ async fn flush(
     tx: &source::Sender,
     cancel: &CancellationToken,
 ) -> bool {
-    if batch.posts.is_empty() && batch.bad.is_empty() {
+    if batch.posts.is_empty() && batch.bad.is_empty() && batch.notes.is_empty() {
         return true;
     }
     let mut out = std::mem::take(batch);
@@ -279,7 +333,7 @@ mod tests {
         let f = parse_frame(
             r#"{"did":"did:plc:q235v55g5unth4zjjdpacfdr","time_us":1779719009157119,"kind":"commit","commit":{"rev":"3mmoojpaqkn2z","operation":"create","collection":"app.bsky.feed.post","rkey":"3mmoojp4cd223","record":{"$type":"app.bsky.feed.post","createdAt":"2026-05-25T14:23:28.757Z","langs":["en"],"text":"Try RSV for a good time !!"},"cid":"bafyrei"}}"#,
         );
-        let Frame::Post(p, t) = f else {
+        let Frame::Post(p, t, None) = f else {
             panic!("a post: {f:?}")
         };
         assert_eq!(t, 1779719009157119);
@@ -295,6 +349,67 @@ mod tests {
             p.dedup_key(),
             "bluesky:did:plc:q235v55g5unth4zjjdpacfdr/3mmoojp4cd223"
         );
+    }
+
+    fn post_frame(record: &str) -> String {
+        format!(
+            r#"{{"did":"d","time_us":1779719009157119,"kind":"commit","commit":{{"rev":"r","operation":"create","collection":"app.bsky.feed.post","rkey":"k","record":{record}}}}}"#
+        )
+    }
+
+    #[test]
+    fn only_objects_whose_record_is_a_post_become_posts() {
+        // serde reads a struct from an array: such frames must not count as posts.
+        let f = parse_frame(r#"["d", 5, "commit", {"text": "SNCF honteux"}]"#);
+        assert!(
+            matches!(
+                f,
+                Frame::Bad(Bad {
+                    kind: "not an event",
+                    ..
+                })
+            ),
+            "{f:?}"
+        );
+        let f = parse_frame(&post_frame(r#"["app.bsky.feed.post", "SNCF honteux"]"#));
+        assert!(
+            matches!(
+                f,
+                Frame::Bad(Bad {
+                    kind: "record is not a post",
+                    ..
+                })
+            ),
+            "{f:?}"
+        );
+        let f = parse_frame(&post_frame(
+            r#"{"$type":"app.bsky.feed.like","text":"SNCF"}"#,
+        ));
+        assert!(
+            matches!(
+                f,
+                Frame::Bad(Bad {
+                    kind: "record is not a post",
+                    ..
+                })
+            ),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn a_missing_or_unreadable_date_falls_back_to_the_event_time_alike() {
+        let at = chrono::DateTime::from_timestamp_micros(1779719009157119).expect("time");
+        let Frame::Post(p, _, None) = parse_frame(&post_frame(r#"{"text":"x"}"#)) else {
+            panic!("a post with no note")
+        };
+        assert_eq!(p.created_at, at);
+        let f = parse_frame(&post_frame(r#"{"text":"x","createdAt":"hier soir"}"#));
+        let Frame::Post(p, _, Some(note)) = f else {
+            panic!("a post with a note: {f:?}")
+        };
+        assert_eq!(p.created_at, at);
+        assert_eq!(note.kind, "unreadable createdAt, the event's time used");
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub struct IngestStats {
     pub critical: u64,
     /// Lines or items that were not posts, by source and kind.
     pub bad: BTreeMap<(String, String), u64>,
+    /// Posts kept with a fallback (an unreadable date), by source and kind.
+    pub notes: BTreeMap<(String, String), u64>,
 }
 
 /// Minutes of seen hashes kept in memory before the cache is emptied.
@@ -287,6 +289,24 @@ impl<'a> Ingestor<'a> {
                 kind,
                 detail,
                 "skipping input that is not a post (logged once per kind)"
+            );
+        }
+        *n += 1;
+    }
+
+    /// Counts a post kept with a fallback; the first of each kind is logged.
+    pub fn note(&mut self, source: &str, kind: &str, detail: &str) {
+        let n = self
+            .stats
+            .notes
+            .entry((source.to_string(), kind.to_string()))
+            .or_insert(0);
+        if *n == 0 {
+            tracing::warn!(
+                source,
+                kind,
+                detail,
+                "a post was kept with a fallback (logged once per kind)"
             );
         }
         *n += 1;

@@ -152,10 +152,14 @@ pub async fn run(
                     source,
                     posts,
                     bad,
+                    notes,
                     cursor,
                 } = batch;
                 for b in bad {
                     ing.bad(&source, b.kind, &b.detail);
+                }
+                for n in notes {
+                    ing.note(&source, n.kind, &n.detail);
                 }
                 for p in posts {
                     ing.process(p)?;

@@ -17,6 +17,8 @@ pub struct SourceBatch {
     pub posts: Vec<Post>,
     /// Inputs that were not posts.
     pub bad: Vec<Bad>,
+    /// Posts kept with a fallback (an unreadable date replaced by the event's time).
+    pub notes: Vec<Bad>,
     /// The cursor to store with the batch: the source resumes from it after a restart.
     pub cursor: Option<String>,
 }

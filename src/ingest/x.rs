@@ -194,6 +194,7 @@ impl Search {
                     posts,
                     bad,
                     cursor: if last { newest.clone() } else { None },
+                    ..SourceBatch::default()
                 };
                 if !source::send(tx, cancel, batch).await {
                     return Ok(());

@@ -65,6 +65,7 @@ pub async fn collect(
     tokens: &Tokens,
     month: Month,
     retry: &Retry,
+    done: &mut (dyn FnMut(usize) + Send),
 ) -> Result<Collected, CollectError> {
     match platform {
         Platform::Twitter => {
@@ -72,9 +73,9 @@ pub async fn collect(
                 .x
                 .as_ref()
                 .ok_or(CollectError::NoToken("X_BEARER_TOKEN"))?;
-            Ok(x(targets, sources, token, retry).await?)
+            Ok(x(targets, sources, token, retry, done).await?)
         }
-        Platform::Bluesky => Ok(bluesky(targets, sources, retry).await?),
+        Platform::Bluesky => Ok(bluesky(targets, sources, retry, done).await?),
         Platform::Instagram => {
             let token = tokens
                 .instagram
@@ -87,7 +88,7 @@ pub async fn collect(
                 .ok_or(CollectError::NoConfig(
                     "sources.instagram.user_id (the deployment's own Instagram user id)",
                 ))?;
-            Ok(instagram(targets, sources, token, user, month, retry).await?)
+            Ok(instagram(targets, sources, token, user, month, retry, done).await?)
         }
         Platform::Facebook => Err(CollectError::Unsupported(platform)),
     }
@@ -147,6 +148,7 @@ async fn x(
     sources: &SourcesConfig,
     token: &SecretString,
     retry: &Retry,
+    done: &mut (dyn FnMut(usize) + Send),
 ) -> Result<Collected, HttpError> {
     let client = http::client(Duration::from_secs(sources.x.timeout_secs));
     let url = format!("{}/2/users/by", sources.x.base_url.trim_end_matches('/'));
@@ -185,6 +187,7 @@ async fn x(
         for e in page.errors.iter().filter_map(|e| e.value.as_deref()) {
             tracing::debug!(username = e, "X does not know this account");
         }
+        done(out.snapshots.len() + out.missing.len());
     }
     Ok(out)
 }
@@ -212,6 +215,7 @@ async fn bluesky(
     targets: &[Target],
     sources: &SourcesConfig,
     retry: &Retry,
+    done: &mut (dyn FnMut(usize) + Send),
 ) -> Result<Collected, HttpError> {
     let client = http::client(Duration::from_secs(sources.bluesky.timeout_secs));
     let url = format!(
@@ -247,6 +251,7 @@ async fn bluesky(
                 None => out.missing.push(t.handle.clone()),
             }
         }
+        done(out.snapshots.len() + out.missing.len());
     }
     Ok(out)
 }
@@ -293,6 +298,7 @@ async fn instagram(
     user_id: &str,
     month: Month,
     retry: &Retry,
+    done: &mut (dyn FnMut(usize) + Send),
 ) -> Result<Collected, HttpError> {
     let cfg = &sources.instagram;
     let client = http::client(Duration::from_secs(cfg.timeout_secs));
@@ -347,12 +353,67 @@ async fn instagram(
                     },
                 ));
             }
-            // Business discovery answers 400 for an unknown, renamed or personal account.
-            Err(HttpError::Status { status: 400, .. }) => out.missing.push(t.handle.clone()),
+            // The Graph API says why in its error object: only a username it cannot find is
+            // a missing account; an expired token or a wrong own id stop the platform.
+            Err(HttpError::Status {
+                service,
+                status: 400,
+                body,
+            }) => match graph_error(&body) {
+                Some(g) if g.code == 190 => {
+                    return Err(HttpError::Auth {
+                        service,
+                        status: 400,
+                        detail: format!(
+                            "the access token (INSTAGRAM_ACCESS_TOKEN) is expired, revoked or invalid (Graph API error 190{}): renew it (README, « Instagram ») and collect again",
+                            g.error_subcode.map(|s| format!(", subcode {s}")).unwrap_or_default()
+                        ),
+                    })
+                }
+                Some(g) if g.code == 100 => {
+                    return Err(HttpError::Status {
+                        service,
+                        status: 400,
+                        body: format!(
+                            "sources.instagram.user_id ({user_id}) is not a professional Instagram account this token can read (Graph API error 100: {}); set VEILLE_SOURCES__INSTAGRAM__USER_ID to your account's numeric id",
+                            g.message
+                        ),
+                    })
+                }
+                Some(g) if g.code == 110 || g.error_subcode == Some(2207013) => {
+                    out.missing.push(t.handle.clone())
+                }
+                _ => {
+                    return Err(HttpError::Status {
+                        service,
+                        status: 400,
+                        body,
+                    })
+                }
+            },
             Err(e) => return Err(e),
         }
+        done(out.snapshots.len() + out.missing.len());
     }
     Ok(out)
+}
+
+/// The Graph API's error object: `{"error": {"message", "type", "code", "error_subcode"}}`.
+#[derive(Debug, Deserialize)]
+struct GraphError {
+    #[serde(default)]
+    message: String,
+    code: i64,
+    #[serde(default)]
+    error_subcode: Option<i64>,
+}
+
+fn graph_error(body: &str) -> Option<GraphError> {
+    #[derive(Deserialize)]
+    struct Wrapper {
+        error: GraphError,
+    }
+    serde_json::from_str::<Wrapper>(body).ok().map(|w| w.error)
 }
 
 /// The month of an Instagram timestamp (`2021-06-30T18:00:00+0000`), in UTC.

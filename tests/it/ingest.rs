@@ -77,6 +77,9 @@ async fn jetstream_posts_are_stored_once_and_the_cursor_resumes_after_a_restart(
         json!({"did": "did:plc:a", "time_us": 1_500_000, "kind": "commit", "commit": {"rev": "r", "operation": "delete", "collection": "app.bsky.feed.post", "rkey": "k0"}}).to_string(),
         json!({"did": "did:plc:b", "time_us": 1_600_000, "kind": "commit", "commit": {"rev": "r", "operation": "create", "collection": "app.bsky.feed.like", "rkey": "l", "record": {"text": ""}}}).to_string(),
         "this is not json".to_string(),
+        // Not posts, whatever their text says: a frame that is an array, a record that is one.
+        json!(["did:plc:d", 1_700_000, "commit", {"text": "@SNCF honte"}]).to_string(),
+        json!({"did": "did:plc:e", "time_us": 1_800_000, "kind": "commit", "commit": {"rev": "r", "operation": "create", "collection": "app.bsky.feed.post", "rkey": "x", "record": ["app.bsky.feed.post", "@SNCF honte"]}}).to_string(),
         commit("did:plc:b", "k2", 2_000_000, "Beau temps aujourd'hui"),
         commit("did:plc:c", "k3", 9_000_000, "Merci @SNCF pour le trajet"),
     ];
@@ -106,9 +109,27 @@ async fn jetstream_posts_are_stored_once_and_the_cursor_resumes_after_a_restart(
         s.duplicates >= 3,
         "the replayed frames are duplicates: {s:?}"
     );
+    let bad = |kind: &str| {
+        s.bad
+            .iter()
+            .filter(|((_, k), _)| k == kind)
+            .map(|(_, n)| n)
+            .sum::<u64>()
+    };
     assert!(
-        s.bad.values().sum::<u64>() >= 1,
-        "the garbage frame is counted"
+        bad("not JSON") >= 1,
+        "the garbage frame is counted: {:?}",
+        s.bad
+    );
+    assert!(
+        bad("not an event") >= 1,
+        "the array frame is counted: {:?}",
+        s.bad
+    );
+    assert!(
+        bad("record is not a post") >= 1,
+        "the array record is counted: {:?}",
+        s.bad
     );
     let store = Store::open(&cfg.store.path).expect("reopen");
     let all: u64 = store

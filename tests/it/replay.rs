@@ -189,3 +189,42 @@ fn stats_on_a_store_that_does_not_exist_creates_nothing() {
     assert!(out.contains("is new and empty"), "{out}");
     assert!(!store.exists(), "no empty store was created");
 }
+
+#[test]
+fn progress_shows_on_a_terminal_only() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (store, posts) = (dir.path().join("db"), dir.path().join("posts.jsonl"));
+    write_posts(&posts, 20_000);
+    // Not a terminal: standard error holds no progress line.
+    let out = run(&store, &["replay", posts.to_str().expect("utf-8")]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("posts/s"));
+    assert!(
+        stdout(&out).contains("20000 posts read"),
+        "{}",
+        stdout(&out)
+    );
+    // On a terminal (a pseudo-terminal from util-linux's `script`, when the machine has it).
+    let Ok(probe) = Command::new("script").arg("--version").output() else {
+        return;
+    };
+    if !probe.status.success() {
+        return;
+    }
+    let cmd = format!(
+        "{} replay --from-start {}",
+        env!("CARGO_BIN_EXE_veille"),
+        posts.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("VEILLE_STORE__PATH", &store)
+        .output()
+        .expect("script runs");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        shown.contains("posts/s") && shown.contains("posts.jsonl"),
+        "{shown}"
+    );
+}

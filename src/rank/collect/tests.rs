@@ -81,6 +81,7 @@ async fn x_lookups_go_by_batches_of_100_and_report_missing_accounts() {
         &tokens(),
         june(),
         &fast(),
+        &mut |_| {},
     )
     .await
     .expect("collected");
@@ -114,6 +115,7 @@ async fn x_waits_out_a_429_and_stops_on_a_401() {
         &tokens(),
         june(),
         &fast(),
+        &mut |_| {},
     )
     .await
     .expect("collected after the 429");
@@ -131,6 +133,7 @@ async fn x_waits_out_a_429_and_stops_on_a_401() {
         &tokens(),
         june(),
         &fast(),
+        &mut |_| {},
     )
     .await
     .expect_err("401");
@@ -150,6 +153,7 @@ async fn a_missing_token_is_reported_not_sent() {
         &Tokens::default(),
         june(),
         &fast(),
+        &mut |_| {},
     )
     .await
     .expect_err("no token");
@@ -187,6 +191,7 @@ async fn bluesky_profiles_go_by_batches_of_25() {
         &Tokens::default(),
         june(),
         &fast(),
+        &mut |_| {},
     )
     .await
     .expect("collected");
@@ -230,6 +235,7 @@ async fn instagram_business_discovery_counts_the_months_posts_and_reports_unknow
         &tokens(),
         june(),
         &fast(),
+        &mut |_| {},
     )
     .await
     .expect("collected");
@@ -240,6 +246,112 @@ async fn instagram_business_discovery_counts_the_months_posts_and_reports_unknow
         (Some(15_000), Some(300), Some(900))
     );
     assert_eq!((s.posts_month, s.interactions_month), (Some(2), Some(830)));
+}
+
+/// A Graph API 400 with `code`, for every request.
+async fn graph_400(code: i64, message: &str) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"error": {"message": message, "type": "OAuthException", "code": code, "error_subcode": 463, "fbtrace_id": "A"}}),
+        ))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn an_expired_instagram_token_stops_at_the_first_request_and_names_the_token() {
+    let server = graph_400(190, "Error validating access token: Session has expired").await;
+    let err = collect(
+        Platform::Instagram,
+        &targets(18),
+        &sources(&server.uri()),
+        &tokens(),
+        june(),
+        &fast(),
+        &mut |_| {},
+    )
+    .await
+    .expect_err("an expired token is not 18 missing accounts");
+    let text = err.to_string();
+    assert!(
+        text.contains("INSTAGRAM_ACCESS_TOKEN") && text.contains("renew"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("igtoken"),
+        "the token's value never shows: {text}"
+    );
+    assert_eq!(server.received_requests().await.expect("recorded").len(), 1);
+}
+
+#[tokio::test]
+async fn a_wrong_own_instagram_id_names_the_setting() {
+    let server = graph_400(
+        100,
+        "Unsupported get request. Object with ID '1789' does not exist",
+    )
+    .await;
+    let err = collect(
+        Platform::Instagram,
+        &targets(3),
+        &sources(&server.uri()),
+        &tokens(),
+        june(),
+        &fast(),
+        &mut |_| {},
+    )
+    .await
+    .expect_err("a wrong id stops");
+    let text = err.to_string();
+    assert!(
+        text.contains("VEILLE_SOURCES__INSTAGRAM__USER_ID") && text.contains("1789"),
+        "{text}"
+    );
+    assert_eq!(server.received_requests().await.expect("recorded").len(), 1);
+}
+
+#[test]
+#[allow(clippy::result_large_err)]
+fn an_id_from_the_environment_reaches_the_graph_api() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server = rt.block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/v25.0/17841400000000042"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "business_discovery": {"followers_count": 1, "media_count": 2, "id": "1"}, "id": "x"})))
+            .mount(&server)
+            .await;
+        server
+    });
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("VEILLE_SOURCES__INSTAGRAM__USER_ID", "17841400000000042");
+        jail.set_env("VEILLE_SOURCES__INSTAGRAM__BASE_URL", server.uri());
+        let config = crate::config::Config::load_from(
+            std::path::Path::new("."),
+            None,
+            figment::providers::Env::prefixed("VEILLE_").split("__"),
+        )
+        .expect("config");
+        let got = rt
+            .block_on(collect(
+                Platform::Instagram,
+                &targets(1),
+                &config.sources,
+                &tokens(),
+                june(),
+                &fast(),
+                &mut |_| {},
+            ))
+            .expect("collected through the id from the environment");
+        assert_eq!(got.snapshots.len(), 1);
+        Ok(())
+    });
 }
 
 #[test]
