@@ -79,30 +79,21 @@ pub enum Frame {
 
 /// Reads one text frame.
 pub fn parse_frame(text: &str) -> Frame {
-    if !is_object(text) {
+    // Not an event: valid JSON of another shape, or not JSON at all.
+    let not_event = |detail: String| {
         let kind = if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
             "not an event"
         } else {
             "not JSON"
         };
-        return Frame::Bad(Bad {
-            kind,
-            detail: "a frame that is not a JSON object".into(),
-        });
+        Frame::Bad(Bad { kind, detail })
+    };
+    if !is_object(text) {
+        return not_event("a frame that is not a JSON object".into());
     }
     let ev: Event = match serde_json::from_str(text) {
         Ok(ev) => ev,
-        Err(e) => {
-            let kind = if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
-                "not an event"
-            } else {
-                "not JSON"
-            };
-            return Frame::Bad(Bad {
-                kind,
-                detail: e.to_string(),
-            });
-        }
+        Err(e) => return not_event(e.to_string()),
     };
     let Some(c) = ev
         .commit

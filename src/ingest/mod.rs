@@ -38,6 +38,15 @@ pub struct IngestStats {
     pub notes: BTreeMap<(String, String), u64>,
 }
 
+/// Adds one to a source's count of `kind`; whether it is the first.
+fn count(map: &mut BTreeMap<(String, String), u64>, source: &str, kind: &str) -> bool {
+    let n = map
+        .entry((source.to_string(), kind.to_string()))
+        .or_insert(0);
+    *n += 1;
+    *n == 1
+}
+
 /// Minutes of seen hashes kept in memory before the cache is emptied.
 const SEEN_CACHE_MINUTES: usize = 4096;
 
@@ -278,12 +287,7 @@ impl<'a> Ingestor<'a> {
 
     /// Counts a line or item that is not a post; logs the first of each kind per source.
     pub fn bad(&mut self, source: &str, kind: &str, detail: &str) {
-        let n = self
-            .stats
-            .bad
-            .entry((source.to_string(), kind.to_string()))
-            .or_insert(0);
-        if *n == 0 {
+        if count(&mut self.stats.bad, source, kind) {
             tracing::warn!(
                 source,
                 kind,
@@ -291,17 +295,11 @@ impl<'a> Ingestor<'a> {
                 "skipping input that is not a post (logged once per kind)"
             );
         }
-        *n += 1;
     }
 
-    /// Counts a post kept with a fallback; the first of each kind is logged.
+    /// Counts a post kept with a fallback; the first of each kind per source is logged.
     pub fn note(&mut self, source: &str, kind: &str, detail: &str) {
-        let n = self
-            .stats
-            .notes
-            .entry((source.to_string(), kind.to_string()))
-            .or_insert(0);
-        if *n == 0 {
+        if count(&mut self.stats.notes, source, kind) {
             tracing::warn!(
                 source,
                 kind,
@@ -309,7 +307,6 @@ impl<'a> Ingestor<'a> {
                 "a post was kept with a fallback (logged once per kind)"
             );
         }
-        *n += 1;
     }
 
     /// Hands the batch, with the source's cursor, to the writer. It is durable once

@@ -228,17 +228,7 @@ async fn instagram_business_discovery_counts_the_months_posts_and_reports_unknow
         .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {"message": "Invalid user id", "type": "OAuthException", "code": 110, "error_subcode": 2207013}})))
         .mount(&server)
         .await;
-    let got = collect(
-        Platform::Instagram,
-        &targets(2),
-        &sources(&server.uri()),
-        &tokens(),
-        june(),
-        &fast(),
-        &mut |_| {},
-    )
-    .await
-    .expect("collected");
+    let got = instagram_from(&server, 2).await.expect("collected");
     assert_eq!(got.missing, ["Acc1"]);
     let s = &got.snapshots[0].1;
     assert_eq!(
@@ -246,6 +236,20 @@ async fn instagram_business_discovery_counts_the_months_posts_and_reports_unknow
         (Some(15_000), Some(300), Some(900))
     );
     assert_eq!((s.posts_month, s.interactions_month), (Some(2), Some(830)));
+}
+
+/// Collects `n` Instagram accounts from `server`.
+async fn instagram_from(server: &MockServer, n: usize) -> Result<Collected, CollectError> {
+    collect(
+        Platform::Instagram,
+        &targets(n),
+        &sources(&server.uri()),
+        &tokens(),
+        june(),
+        &fast(),
+        &mut |_| {},
+    )
+    .await
 }
 
 /// A Graph API 400 with `code`, for every request.
@@ -263,17 +267,9 @@ async fn graph_400(code: i64, message: &str) -> MockServer {
 #[tokio::test]
 async fn an_expired_instagram_token_stops_at_the_first_request_and_names_the_token() {
     let server = graph_400(190, "Error validating access token: Session has expired").await;
-    let err = collect(
-        Platform::Instagram,
-        &targets(18),
-        &sources(&server.uri()),
-        &tokens(),
-        june(),
-        &fast(),
-        &mut |_| {},
-    )
-    .await
-    .expect_err("an expired token is not 18 missing accounts");
+    let err = instagram_from(&server, 18)
+        .await
+        .expect_err("an expired token is not 18 missing accounts");
     let text = err.to_string();
     assert!(
         text.contains("INSTAGRAM_ACCESS_TOKEN") && text.contains("renew"),
@@ -293,17 +289,9 @@ async fn a_wrong_own_instagram_id_names_the_setting() {
         "Unsupported get request. Object with ID '1789' does not exist",
     )
     .await;
-    let err = collect(
-        Platform::Instagram,
-        &targets(3),
-        &sources(&server.uri()),
-        &tokens(),
-        june(),
-        &fast(),
-        &mut |_| {},
-    )
-    .await
-    .expect_err("a wrong id stops");
+    let err = instagram_from(&server, 3)
+        .await
+        .expect_err("a wrong id stops");
     let text = err.to_string();
     assert!(
         text.contains("VEILLE_SOURCES__INSTAGRAM__USER_ID") && text.contains("1789"),
