@@ -145,8 +145,9 @@ impl App {
             .push(n);
     }
 
-    /// Says that a server's watch list or alert settings changed: the sources and the
-    /// detector restart on the new union (what was read is stored first).
+    /// Says that a server's watch list, its alert settings or the corrections changed: the
+    /// watcher is rebuilt (its model refitted), and the sources and the detector restart on
+    /// it (what was read is stored first).
     pub fn rewatch(&self) {
         self.rewatch.notify_one();
     }

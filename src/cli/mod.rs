@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod classify;
 pub mod eval;
 pub mod ingest;
+pub mod learn;
 pub mod progress;
 pub mod rank;
 
@@ -59,6 +60,9 @@ pub enum Command {
     Console(RunArgs),
     /// Classify the bundled demo posts and print a summary.
     Demo,
+    /// Store the team's corrections (JSON Lines with a label) for the classifier to learn
+    /// from; --status tells how much they help, --reset forgets them.
+    Learn(learn::LearnArgs),
     /// Write a simulated stream with known bad buzzes (posts.jsonl, truth.jsonl, watch.toml).
     Simulate(alerts::SimulateArgs),
     /// Replay a simulated stream with the alerts on: recall, delay and false alerts per
@@ -118,6 +122,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Run(args)) => run_app(&config, args, Front::Auto),
         Some(Command::Console(args)) => run_app(&config, args, Front::Console),
         Some(Command::Demo) => classify::demo(&config),
+        Some(Command::Learn(args)) => learn::run(&config, args),
         Some(Command::Simulate(args)) => alerts::simulate(args),
         Some(Command::EvalAlerts(args)) => alerts::eval_alerts(&config, args),
         Some(Command::Buzz(args)) => alerts::buzz(&config, args),

@@ -76,6 +76,7 @@ impl Context {
             config.classifier.tuning,
             &entities,
         )?;
+        let watcher = learn(watcher, &store)?;
         Ok(Context {
             config,
             store,
@@ -96,6 +97,7 @@ impl Context {
             self.config.classifier.tuning,
             &entities,
         )?;
+        let watcher = learn(watcher, &self.store)?;
         Ok(Context {
             config: self.config.clone(),
             store: self.store.clone(),
@@ -105,6 +107,55 @@ impl Context {
         })
     }
 }
+
+/// The watcher deciding with a model fitted on the store's corrections, if it holds any and
+/// they help: from 20 corrections on, the model is used only when its cross-validated F1 on
+/// them beats the lexicon's (with none, exactly the lexicon's classifier).
+pub fn learn(watcher: Watcher, store: &Store) -> anyhow::Result<Watcher> {
+    use crate::watch::learned;
+    let corrections = store.corrections()?;
+    if corrections.is_empty() {
+        return Ok(watcher);
+    }
+    let started = std::time::Instant::now();
+    let mut scratch = crate::watch::Scratch::default();
+    let examples: Vec<learned::Example> = corrections
+        .iter()
+        .map(|c| {
+            watcher.example(
+                &c.text,
+                c.lang.as_deref(),
+                c.label == crate::model::Label::Critical,
+                &mut scratch,
+            )
+        })
+        .collect();
+    if examples.len() >= MIN_TO_CHECK {
+        let (with, without) = (
+            learned::cross_validated_f1(&examples, 5, true),
+            learned::cross_validated_f1(&examples, 5, false),
+        );
+        if with < without {
+            tracing::info!(
+                corrections = examples.len(),
+                with,
+                without,
+                "the corrections do not beat the lexicon by cross-validation yet: the lexicon decides"
+            );
+            return Ok(watcher);
+        }
+    }
+    let model = learned::Model::fit(&examples);
+    tracing::info!(
+        corrections = corrections.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "the classifier learned from the team's corrections"
+    );
+    Ok(watcher.with_model(Some(model)))
+}
+
+/// Corrections from which [`learn`] checks that the model helps before using it.
+pub const MIN_TO_CHECK: usize = 20;
 
 /// Why a command gave no reply.
 #[derive(Debug, thiserror::Error)]

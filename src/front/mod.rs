@@ -1334,6 +1334,8 @@ pub fn correct(app: &App, caller: &Caller, verdict: &str, label: Label) -> Comma
     };
     let replaced = ctx.store.put_correction(&c)?;
     tracing::info!(verdict, label = label.as_str(), by = %c.by, replaced, "correction recorded");
+    // Refit in the background: the next verdicts use it.
+    app.rewatch();
     let what = match (label, caller.lang) {
         (Label::Critical, Lang::Fr) => "critique",
         (Label::Neutral, Lang::Fr) => "pas critique",

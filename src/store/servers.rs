@@ -310,6 +310,14 @@ impl Store {
             .collect()
     }
 
+    /// Forgets every correction, durably; how many there were.
+    pub fn clear_corrections(&self) -> anyhow::Result<usize> {
+        let n = self.corrections.len();
+        self.corrections.clear()?;
+        self.corrections.flush()?;
+        Ok(n)
+    }
+
     /// How many corrections are stored.
     pub fn correction_count(&self) -> usize {
         self.corrections.len()

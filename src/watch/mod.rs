@@ -6,6 +6,7 @@
 
 pub mod classifier;
 pub mod fold;
+pub mod learned;
 pub mod lexicon;
 pub mod matcher;
 
@@ -20,6 +21,8 @@ use matcher::{Hit, Matcher};
 pub struct Watcher {
     matcher: Matcher,
     classifier: Classifier,
+    /// Fitted on the team's corrections; `None` without any (the lexicon alone decides).
+    learned: Option<std::sync::Arc<learned::Model>>,
 }
 
 /// Per-thread buffers for [`Watcher::analyze`].
@@ -31,6 +34,8 @@ pub struct Scratch {
     pub hits: Vec<Hit>,
     /// The classifier's buffers; its `cues` are those of the last post.
     pub classifier: classifier::Scratch,
+    /// The learned model's features of the last post.
+    pub features: Vec<learned::Feature>,
 }
 
 impl Watcher {
@@ -39,7 +44,52 @@ impl Watcher {
         Watcher {
             matcher: Matcher::new(entities),
             classifier: Classifier::new(lexicon, tuning),
+            learned: None,
         }
+    }
+
+    /// The same watcher deciding with a model fitted on corrections (`None`: the lexicon).
+    pub fn with_model(mut self, model: Option<learned::Model>) -> Watcher {
+        self.learned = model.map(std::sync::Arc::new);
+        self
+    }
+
+    /// The corrections the model was fitted on (0 without a model).
+    pub fn learned_from(&self) -> usize {
+        self.learned.as_ref().map_or(0, |m| m.examples)
+    }
+
+    /// A correction as the model learns it: the text's features and the lexicon's logit.
+    pub fn example(
+        &self,
+        text: &str,
+        lang: Option<&str>,
+        critical: bool,
+        scratch: &mut Scratch,
+    ) -> learned::Example {
+        let outcome = self.lexicon_outcome(text, lang, scratch);
+        let mut features = Vec::new();
+        learned::features(&scratch.folded.text, &mut features);
+        learned::Example {
+            features,
+            logit: self.logit(outcome.raw),
+            critical,
+        }
+    }
+
+    fn logit(&self, raw: f32) -> f32 {
+        1.5 * (raw - self.classifier.tuning().threshold)
+    }
+
+    fn lexicon_outcome(&self, text: &str, lang: Option<&str>, scratch: &mut Scratch) -> Outcome {
+        scratch.folded.fold(text);
+        scratch.hits.clear();
+        self.matcher.find(&scratch.folded, text, &mut scratch.hits);
+        self.classifier.classify(
+            &scratch.folded,
+            lang.map(Lang::from_tag),
+            &mut scratch.classifier,
+        )
     }
 
     /// The matcher.
@@ -50,14 +100,29 @@ impl Watcher {
     /// Matches and classifies one post, leaving hits and cues in `scratch`. `lang` is the
     /// post's language tag when it has one.
     pub fn analyze(&self, text: &str, lang: Option<&str>, scratch: &mut Scratch) -> Outcome {
-        scratch.folded.fold(text);
-        scratch.hits.clear();
-        self.matcher.find(&scratch.folded, text, &mut scratch.hits);
-        self.classifier.classify(
-            &scratch.folded,
-            lang.map(Lang::from_tag),
-            &mut scratch.classifier,
-        )
+        let outcome = self.lexicon_outcome(text, lang, scratch);
+        let Some(model) = &self.learned else {
+            return outcome;
+        };
+        learned::features(&scratch.folded.text, &mut scratch.features);
+        let p = model.probability(&scratch.features, self.logit(outcome.raw));
+        let critical = p >= 0.5;
+        if !critical {
+            scratch.classifier.cues.clear();
+        } else {
+            // The lexicon's cues, then the n-grams the corrections taught.
+            for (start, end) in model.top_spans(&scratch.features, 3) {
+                let cue = classifier::Cue { start, end };
+                if !scratch.classifier.cues.contains(&cue) {
+                    scratch.classifier.cues.push(cue);
+                }
+            }
+        }
+        Outcome {
+            critical,
+            score: p,
+            raw: outcome.raw,
+        }
     }
 
     /// [`Watcher::analyze`], then the verdict as owned data.

@@ -521,3 +521,63 @@ fn a_watch_file_naming_a_city_twice_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("\"lyon\" is watched twice"), "{err}");
 }
+
+#[test]
+fn learn_stores_corrections_that_change_the_verdicts_and_reset_forgets_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("db");
+    // The team's domain: parcels never delivered are complaints the lexicon misses.
+    let mut lines = String::new();
+    for i in 0..15 {
+        lines.push_str(&format!(
+            "{{\"id\":\"c{i}\",\"text\":\"colis {i} resté au dépôt\",\"label\":\"critical\"}}\n"
+        ));
+        lines.push_str(&format!(
+            "{{\"id\":\"n{i}\",\"text\":\"colis {i} livré ce matin\",\"label\":\"neutral\"}}\n"
+        ));
+    }
+    lines.push_str("{\"id\": 1, \"text\": \"no label\"}\n");
+    let file = dir.path().join("corrections.jsonl");
+    std::fs::write(&file, lines).expect("write");
+    let probe = "{\"id\":\"p\",\"text\":\"mon colis est resté au dépôt de Nantes\"}\n";
+
+    let before = veille_with_store(&["classify"], probe, Some(&store));
+    assert!(
+        json_lines(&before)[0]["label"] == "neutral",
+        "{}",
+        String::from_utf8_lossy(&before.stdout)
+    );
+
+    let out = veille_with_store(&["learn", file.to_str().expect("utf-8")], "", Some(&store));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("30 corrections stored, 0 replaced, 1 lines skipped"),
+        "{text}"
+    );
+    assert!(
+        text.contains("lexicon alone") && text.contains("with the corrections"),
+        "{text}"
+    );
+
+    let after = veille_with_store(&["classify"], probe, Some(&store));
+    assert_eq!(
+        json_lines(&after)[0]["label"],
+        "critical",
+        "{}",
+        String::from_utf8_lossy(&after.stdout)
+    );
+
+    // Learning the same file again replaces, it does not add.
+    let again = veille_with_store(&["learn", file.to_str().expect("utf-8")], "", Some(&store));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 corrections stored, 30 replaced"));
+
+    let reset = veille_with_store(&["learn", "--reset"], "", Some(&store));
+    assert!(String::from_utf8_lossy(&reset.stdout).contains("30 corrections forgotten"));
+    let back = veille_with_store(&["classify"], probe, Some(&store));
+    assert_eq!(json_lines(&back)[0]["label"], "neutral");
+}
