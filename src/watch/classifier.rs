@@ -77,6 +77,9 @@ pub struct Scratch {
     phrases: Vec<(u32, u32, f32)>,
     /// The cues of the last classification, in text order.
     pub cues: Vec<Cue>,
+    /// Byte ranges of the folded text naming a watched entity: their words say who the post
+    /// is about, not what it says of them, so they are neither cues nor praise.
+    pub targets: Vec<(u32, u32)>,
     elongation: String,
 }
 
@@ -150,6 +153,14 @@ impl Classifier {
         let text = folded.text.as_str();
         scratch.cues.clear();
         let (exclamations, questions) = self.tokenize(text, scratch);
+        if !scratch.targets.is_empty() {
+            let targets = &scratch.targets;
+            for t in scratch.tokens.iter_mut() {
+                if targets.iter().any(|&(s, e)| t.start < e && s < t.end) {
+                    t.word = Word::default();
+                }
+            }
+        }
         self.match_phrases(text, scratch);
 
         let lang = lang.unwrap_or_else(|| guess(&scratch.tokens));

@@ -299,10 +299,9 @@ impl Matcher {
         let next_ok = match next {
             None => true,
             Some(c) if is_word_char(c) || c == '_' => false,
-            // `Tours-sur-Marne` is another place than Tours.
-            Some('-') => {
-                form != Form::Name || !text[end + 1..].starts_with(|c: char| is_word_char(c))
-            }
+            // `Tours-sur-Marne` is another place than Tours; `Paris-Toulouse` and
+            // `Air France-KLM` name them (X's own search finds them so).
+            Some('-') => form != Form::Name || !linked_after(&text[end + 1..]),
             Some(_) => true,
         };
         if !next_ok {
@@ -354,12 +353,66 @@ fn word_at(text: &str, i: usize) -> bool {
     }
 }
 
-/// True when the `-` just before `start` joins the name to a preceding word (`Saint-Tours`).
+/// Words that make a hyphenated compound another place when they follow the name
+/// (`Tours-sur-Marne`, `Aix-en-Provence`, `Bourg-la-Reine`).
+const LINKS_AFTER: &[&str] = &[
+    "sur", "sous", "en", "les", "le", "la", "lez", "de", "du", "des", "aux", "d", "l", "et",
+];
+
+/// Words that make a hyphenated compound another place when they come before the name
+/// (`Saint-Agen`, `Pont-Audemer`, `Villeneuve-Tolosane`).
+const LINKS_BEFORE: &[&str] = &[
+    "saint",
+    "sainte",
+    "st",
+    "ste",
+    "pont",
+    "port",
+    "mont",
+    "villeneuve",
+    "neuville",
+    "bourg",
+    "chateau",
+    "val",
+    "la",
+    "le",
+    "les",
+    "sur",
+    "sous",
+    "en",
+    "de",
+    "du",
+    "des",
+    "aux",
+    "lez",
+];
+
+/// The word that starts `text` (folded), up to the next non-word character.
+fn first_word(text: &str) -> &str {
+    let end = text
+        .char_indices()
+        .find(|&(_, c)| !is_word_char(c))
+        .map_or(text.len(), |(i, _)| i);
+    &text[..end]
+}
+
+/// True when the word after `-` makes the compound another place (`Tours-sur-Marne`).
+fn linked_after(after: &str) -> bool {
+    let w = first_word(after);
+    !w.is_empty() && LINKS_AFTER.contains(&w)
+}
+
+/// True when the `-` just before `start` joins the name to a preceding word that makes the
+/// compound another place (`Saint-Agen`); `Paris-Toulouse` names Toulouse.
 fn joined_before(text: &str, start: usize) -> bool {
-    text[..start - 1]
-        .chars()
-        .next_back()
-        .is_some_and(is_word_char)
+    let before = &text[..start - 1];
+    let from = before
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| !is_word_char(c))
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    let w = &before[from..];
+    !w.is_empty() && LINKS_BEFORE.contains(&w)
 }
 
 /// An ambiguous plain name counts when it is capitalised mid-sentence or follows a place

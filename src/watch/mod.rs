@@ -85,6 +85,11 @@ impl Watcher {
         scratch.folded.fold(text);
         scratch.hits.clear();
         self.matcher.find(&scratch.folded, text, &mut scratch.hits);
+        scratch.classifier.targets.clear();
+        scratch
+            .classifier
+            .targets
+            .extend(scratch.hits.iter().map(|h| (h.start as u32, h.end as u32)));
         self.classifier.classify(
             &scratch.folded,
             lang.map(Lang::from_tag),
@@ -162,4 +167,51 @@ pub fn cue_texts(scratch: &Scratch) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::EntityKind;
+
+    fn watcher() -> Watcher {
+        let e = |name: &str, kind| EntitySpec {
+            name: name.into(),
+            kind,
+            aliases: vec![],
+            ambiguous: false,
+        };
+        build(
+            &[],
+            Tuning::default(),
+            &[
+                e("La Redoute", EntityKind::Brand),
+                e("Angers", EntityKind::Commune),
+                e("Lourdes", EntityKind::Commune),
+            ],
+        )
+        .expect("watcher")
+    }
+
+    #[test]
+    fn the_words_of_a_watched_name_are_neither_cues_nor_praise() {
+        let w = watcher();
+        let mut s = Scratch::default();
+        for text in [
+            "Commande La Redoute reçue ce matin",
+            "Weekend in Angers with friends",
+            "Pèlerinage à Lourdes avec la paroisse",
+        ] {
+            let v = w.verdict(text, None, &mut s);
+            assert_eq!(v.label, Label::Neutral, "{text}: {:?}", v.cues);
+        }
+        // What the post says of the name still counts.
+        let v = w.verdict("La Redoute ne répond pas, honteux", None, &mut s);
+        assert_eq!(v.label, Label::Critical);
+        assert!(
+            !v.cues.iter().any(|c| c.contains("redoute")),
+            "{:?}",
+            v.cues
+        );
+    }
 }

@@ -88,6 +88,14 @@ fn hyphenated_compounds_are_other_places() {
 }
 
 #[test]
+fn a_name_inside_a_compound_of_names_is_found() {
+    assert_eq!(names("vol Paris-Toulouse annulé"), ["Toulouse"]);
+    assert_eq!(names("navette Agen-Toulouse"), ["Agen", "Toulouse"]);
+    assert_eq!(names("Air France-KLM publie ses résultats"), ["Air France"]);
+    assert_eq!(names("retard à l'aéroport Toulouse-Blagnac"), ["Toulouse"]);
+}
+
+#[test]
 fn overlapping_names_keep_the_longest() {
     assert_eq!(
         names("Saint-Étienne Métropole investit"),
