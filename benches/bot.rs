@@ -106,6 +106,7 @@ async fn run() {
                         kind: EntityKind::Brand,
                         aliases: vec![format!("@marque{n:04}"), format!("#marque{n:04}")],
                         ambiguous: false,
+                        exclude: Vec::new(),
                     },
                 )
                 .expect("watch");

@@ -127,6 +127,10 @@ pub struct EntitySpec {
     /// a strong form (handle, hashtag, capitalised mid-sentence, place context).
     #[serde(default)]
     pub ambiguous: bool,
+    /// Phrases that contain the name but are not about it (`Paris Saint-Germain` for
+    /// Paris): a mention inside one does not count.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
 }
 
 /// The two labels the classifier gives.

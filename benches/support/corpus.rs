@@ -60,6 +60,7 @@ pub fn entities(n: usize) -> Vec<EntitySpec> {
             aliases: vec![format!("@ville{}", name.to_lowercase().replace('-', ""))],
             kind: EntityKind::Commune,
             ambiguous: out.len() % 50 == 0,
+            exclude: Vec::new(),
             name,
         });
     }

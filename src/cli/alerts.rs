@@ -133,6 +133,7 @@ pub fn eval_alerts(config: &Config, args: EvalAlertsArgs) -> anyhow::Result<()> 
                 kind: EntityKind::Brand,
                 aliases: Vec::new(),
                 ambiguous: false,
+                exclude: Vec::new(),
             })
             .collect(),
     };

@@ -287,6 +287,7 @@ mod tests {
             kind: EntityKind::Brand,
             aliases: vec!["@SNCF".into()],
             ambiguous: false,
+            exclude: Vec::new(),
         };
         Watcher::new(&[e], Lexicon::bundled(), Tuning::default())
     }

@@ -1007,6 +1007,7 @@ fn watch_add(
             .map(String::from)
             .collect(),
         ambiguous: false,
+        exclude: Vec::new(),
     };
     // The new list must make a valid watcher with everything else watched.
     let mut union = app.watched_union()?;

@@ -414,6 +414,7 @@ pub(crate) mod tests {
                 kind: EntityKind::Brand,
                 aliases: vec!["@SNCF".into()],
                 ambiguous: false,
+                exclude: Vec::new(),
             }],
             Lexicon::bundled(),
             Tuning::default(),

@@ -337,6 +337,7 @@ mod tests {
             kind: EntityKind::Brand,
             aliases: vec![],
             ambiguous: false,
+            exclude: Vec::new(),
         };
         assert!(store.put_watched(1, &e("SNCF")).expect("put"));
         assert!(!store.put_watched(1, &e("sncf")).expect("put again"));

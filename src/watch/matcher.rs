@@ -65,6 +65,8 @@ pub struct Matcher {
     patterns: Vec<String>,
     /// For each pattern, the entities it stands for and how it may match.
     targets: Vec<Vec<(u32, Accepts)>>,
+    /// For each entity, its folded exclusions (`paris saint-germain` for Paris).
+    excludes: Vec<Vec<String>>,
 }
 
 /// Up to this many patterns, the automaton is a DFA; above, a contiguous NFA.
@@ -170,6 +172,16 @@ impl Matcher {
                 .build(automaton_ids.iter().map(|&i| patterns[i].as_str()))
                 .expect("watched names compile: patterns are plain strings under the size limit")
         });
+        let excludes = specs
+            .iter()
+            .map(|e| {
+                e.exclude
+                    .iter()
+                    .map(|x| fold(x.trim()))
+                    .filter(|x| !x.is_empty())
+                    .collect()
+            })
+            .collect();
         Matcher {
             entities: specs.to_vec(),
             automaton,
@@ -177,6 +189,7 @@ impl Matcher {
             words,
             patterns,
             targets,
+            excludes,
         }
     }
 
@@ -261,6 +274,22 @@ impl Matcher {
                 }
             }
             out.truncate(kept);
+        }
+        // A mention inside one of its entity's exclusions is not about it.
+        if self.excludes.iter().any(|e| !e.is_empty()) {
+            let mut k = first;
+            for i in first..out.len() {
+                let h = out[i];
+                let excluded = self.excludes[h.entity as usize].iter().any(|x| {
+                    text.match_indices(x.as_str())
+                        .any(|(at, m)| at <= h.start && h.end <= at + m.len())
+                });
+                if !excluded {
+                    out[k] = h;
+                    k += 1;
+                }
+            }
+            out.truncate(k);
         }
     }
 

@@ -180,6 +180,7 @@ mod tests {
             kind,
             aliases: vec![],
             ambiguous: false,
+            exclude: Vec::new(),
         };
         build(
             &[],

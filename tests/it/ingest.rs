@@ -24,6 +24,7 @@ pub fn sncf() -> Vec<EntitySpec> {
         kind: EntityKind::Brand,
         aliases: vec!["@SNCF".into()],
         ambiguous: false,
+        exclude: Vec::new(),
     }]
 }
 

@@ -14,6 +14,7 @@ fn entity(name: &str, aliases: &[&str], ambiguous: bool) -> EntitySpec {
         kind: EntityKind::Commune,
         aliases: aliases.iter().map(|a| a.to_string()).collect(),
         ambiguous,
+        exclude: Vec::new(),
     }
 }
 

@@ -7,6 +7,7 @@ fn entity(name: &str, kind: EntityKind, aliases: &[&str], ambiguous: bool) -> En
         kind,
         aliases: aliases.iter().map(|a| a.to_string()).collect(),
         ambiguous,
+        exclude: Vec::new(),
     }
 }
 
@@ -85,6 +86,24 @@ fn multi_word_names_match_spaced_hyphenated_and_squeezed() {
 fn hyphenated_compounds_are_other_places() {
     assert!(names("j'habite Tours-sur-Marne depuis peu").is_empty());
     assert!(names("Gare de Saint-Agen").is_empty());
+}
+
+#[test]
+fn an_exclusion_drops_its_compound() {
+    let mut paris = entity("Paris", EntityKind::Commune, &["@Paris"], false);
+    paris.exclude = vec!["Paris Saint-Germain".into(), "Paris-Brest".into()];
+    let m = Matcher::new(&[paris]);
+    let found = |text: &str| {
+        let mut f = crate::watch::fold::Folded::default();
+        f.fold(text);
+        let mut hits = Vec::new();
+        m.find(&f, text, &mut hits);
+        hits.len()
+    };
+    assert_eq!(found("le Paris Saint-Germain gagne encore"), 0);
+    assert_eq!(found("un paris-brest à la boulangerie"), 0);
+    assert_eq!(found("Paris Saint-Germain joue à Paris ce soir"), 1);
+    assert_eq!(found("la mairie de Paris"), 1);
 }
 
 #[test]
