@@ -153,6 +153,7 @@ impl Classifier {
         let text = folded.text.as_str();
         scratch.cues.clear();
         let (exclamations, questions) = self.tokenize(text, scratch);
+        neutralise_compounds(text, &mut scratch.tokens);
         if !scratch.targets.is_empty() {
             let targets = &scratch.targets;
             for t in scratch.tokens.iter_mut() {
@@ -480,6 +481,32 @@ impl Classifier {
 /// The end of the word token that starts at `start`: letters and digits, with `'` inside a
 /// word (`don't`) but after an elided French article or pronoun (`d'`, `qu'`) a token of its
 /// own. Shared with the lexicon, which keys phrases by their first token.
+/// First parts of a hyphenated compound that turn the bad thing after them into its cure
+/// (`anti-pollution`, `zéro-déchet`, `sans-gluten`, `non-violence`).
+const AGAINST_PREFIXES: &[&str] = &["anti", "zero", "sans", "non", "no"];
+/// Last parts that do the same (`cruelty-free`, `waterproof`).
+const AGAINST_SUFFIXES: &[&str] = &["free", "proof"];
+
+/// A compound is scored as one: in `anti-pollution` or `cruelty-free` the bad word is what
+/// the compound is against, not a criticism.
+fn neutralise_compounds(text: &str, toks: &mut [Tok]) {
+    for k in 1..toks.len() {
+        let (a, b) = (toks[k - 1], toks[k]);
+        if b.start != a.end + 1 || text.as_bytes()[a.end as usize] != b'-' {
+            continue;
+        }
+        let first = &text[a.start as usize..a.end as usize];
+        let last = &text[b.start as usize..b.end as usize];
+        if AGAINST_PREFIXES.contains(&first) {
+            toks[k].word = Word::default();
+            toks[k - 1].word = Word::default();
+        } else if AGAINST_SUFFIXES.contains(&last) {
+            toks[k - 1].word = Word::default();
+            toks[k].word = Word::default();
+        }
+    }
+}
+
 pub(crate) fn word_end(text: &str, start: usize) -> usize {
     let b = text.as_bytes();
     let mut i = start;

@@ -169,3 +169,11 @@ fn urls_are_not_emoticons() {
     neutral("Nouvel article sur https://example.org/blog ce matin");
     critical("encore raté :/");
 }
+
+#[test]
+fn a_compound_against_a_bad_thing_is_not_criticism() {
+    neutral("Bravo pour ce plan anti-pollution");
+    neutral("des cosmétiques cruelty-free");
+    neutral("un restaurant zéro-déchet");
+    critical("la pollution est insupportable");
+}
