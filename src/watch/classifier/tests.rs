@@ -177,3 +177,12 @@ fn a_compound_against_a_bad_thing_is_not_criticism() {
     neutral("un restaurant zéro-déchet");
     critical("la pollution est insupportable");
 }
+
+#[test]
+fn innocent_words_need_the_context_of_their_bad_sense() {
+    neutral("Air France renforce ses vols vers Nice cet été");
+    neutral("Balade au Jardin des Plantes ce dimanche");
+    neutral("Un chantier de rénovation commence lundi");
+    critical("Encore un dépôt sauvage devant l'école");
+    critical("L'appli plante encore, impossible de payer");
+}
