@@ -146,7 +146,7 @@ pub fn eval_alerts(config: &Config, args: EvalAlertsArgs) -> anyhow::Result<()> 
     let dir = tempfile_dir()?;
     config.store.path = dir.join("store");
     config.rank.demo_data = false;
-    let ctx = Context::open(config.clone(), entities.clone())?;
+    let ctx = Context::open(config.clone(), entities.clone())?.learned()?;
     let posts = args.dir.join("posts.jsonl");
     let notifiers: Vec<Box<dyn Notifier>> = if args.events {
         vec![Box::new(JsonlNotifier::new(Box::new(std::io::stdout())))]

@@ -119,15 +119,7 @@ impl Tally {
 /// Runs `veille classify`.
 pub fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     let watcher = build_watcher(config, &args.watch.entities(config)?)?;
-    // The team's corrections, when the store is there and free.
-    let watcher = match crate::store::Store::open_existing(&config.store.path) {
-        Ok(Some(store)) => crate::commands::learn(watcher, &store)?,
-        Ok(None) => watcher,
-        Err(e) => {
-            eprintln!("veille: the corrections in the store are not applied: {e:#}");
-            watcher
-        }
-    };
+    let watcher = super::with_corrections(config, watcher)?;
     let input: Box<dyn Read> = match &args.input {
         Some(path) => {
             Box::new(File::open(path).with_context(|| format!("opening {}", path.display()))?)

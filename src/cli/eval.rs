@@ -87,15 +87,7 @@ fn ratio(n: u64, d: u64) -> f64 {
 /// Runs `veille eval`.
 pub fn run(config: &Config, args: Args) -> anyhow::Result<()> {
     let watcher = build_watcher(config, &args.watch.entities(config)?)?;
-    // The team's corrections, when the store is there and free (`learn --reset` to compare).
-    let watcher = match crate::store::Store::open_existing(&config.store.path) {
-        Ok(Some(store)) => crate::commands::learn(watcher, &store)?,
-        Ok(None) => watcher,
-        Err(e) => {
-            eprintln!("veille: the corrections in the store are not applied: {e:#}");
-            watcher
-        }
-    };
+    let watcher = super::with_corrections(config, watcher)?;
     if watcher.learned_from() > 0 {
         println!(
             "with a model fitted on {} corrections from the store",

@@ -34,7 +34,7 @@ pub struct ReplayArgs {
 
 /// Runs `veille replay`.
 pub fn replay(config: &Config, args: ReplayArgs) -> anyhow::Result<()> {
-    let ctx = Context::open(config.clone(), args.watch.entities(config)?)?;
+    let ctx = Context::open(config.clone(), args.watch.entities(config)?)?.learned()?;
     ctx.store.apply_retention(config.retention())?;
     if args.alerts {
         let stdout = JsonlNotifier::new(Box::new(std::io::stdout()));
@@ -210,7 +210,7 @@ pub struct IngestArgs {
 pub fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<()> {
     use crate::ingest::pipeline::{self, Options};
     let entities = args.watch.entities(config)?;
-    let ctx = Context::open(config.clone(), entities)?;
+    let ctx = Context::open(config.clone(), entities)?.learned()?;
     ctx.store.apply_retention(config.retention())?;
     let tokens = crate::config::Tokens::from_env();
     let runtime = tokio::runtime::Builder::new_multi_thread()

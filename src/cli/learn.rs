@@ -118,18 +118,7 @@ fn status(config: &Config, watch: &WatchArgs, store: &Store) -> anyhow::Result<(
         return Ok(());
     }
     let watcher = build_watcher(config, &watch.entities(config)?)?;
-    let mut scratch = crate::watch::Scratch::default();
-    let examples: Vec<learned::Example> = corrections
-        .iter()
-        .map(|c| {
-            watcher.example(
-                &c.text,
-                c.lang.as_deref(),
-                c.label == Label::Critical,
-                &mut scratch,
-            )
-        })
-        .collect();
+    let examples = crate::commands::correction_examples(&watcher, &corrections);
     let started = std::time::Instant::now();
     let with = learned::cross_validated_f1(&examples, 5, true);
     let secs = started.elapsed().as_secs_f64();

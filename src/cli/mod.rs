@@ -106,6 +106,19 @@ pub fn build_watcher(config: &Config, entities: &[EntitySpec]) -> anyhow::Result
     )
 }
 
+/// The watcher deciding with the store's corrections, when the store is there and free;
+/// otherwise the lexicon's, saying why on standard error.
+pub fn with_corrections(config: &Config, watcher: Watcher) -> anyhow::Result<Watcher> {
+    match crate::store::Store::open_existing(&config.store.path) {
+        Ok(Some(store)) => crate::commands::learn(watcher, &store),
+        Ok(None) => Ok(watcher),
+        Err(e) => {
+            eprintln!("veille: the corrections in the store are not applied: {e:#}");
+            Ok(watcher)
+        }
+    }
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;

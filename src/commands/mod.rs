@@ -54,7 +54,8 @@ impl std::fmt::Debug for Context {
 impl Context {
     /// Opens the store at the configured path, loads the catalogue (importing the seed
     /// figures on first start unless `rank.demo_data` is off) and builds the watcher for
-    /// `entities`.
+    /// `entities` (the lexicon's: commands that classify add the corrections with
+    /// [`Context::learned`]).
     pub fn open(config: Config, entities: Vec<EntitySpec>) -> anyhow::Result<Context> {
         let store = Store::open(&config.store.path)?;
         Context::with_store(config, entities, store)
@@ -71,12 +72,7 @@ impl Context {
         if config.rank.demo_data && seeds::ensure(&store, &catalog)? {
             tracing::info!("imported the seed articles' figures into the store");
         }
-        let watcher = crate::watch::build(
-            &config.classifier.extra_cues,
-            config.classifier.tuning,
-            &entities,
-        )?;
-        let watcher = learn(watcher, &store)?;
+        let watcher = lexicon_watcher(&config, &entities)?;
         Ok(Context {
             config,
             store,
@@ -90,14 +86,10 @@ impl Context {
 impl Context {
     /// The same context watching `entities` instead (a new watcher; the store, catalogue
     /// and configuration are shared).
+    /// The corrections in the store are applied.
     pub fn with_entities(&self, entities: Vec<EntitySpec>) -> anyhow::Result<Context> {
         crate::config::validate_entities(&entities)?;
-        let watcher = crate::watch::build(
-            &self.config.classifier.extra_cues,
-            self.config.classifier.tuning,
-            &entities,
-        )?;
-        let watcher = learn(watcher, &self.store)?;
+        let watcher = learn(lexicon_watcher(&self.config, &entities)?, &self.store)?;
         Ok(Context {
             config: self.config.clone(),
             store: self.store.clone(),
@@ -106,6 +98,44 @@ impl Context {
             watcher: Arc::new(watcher),
         })
     }
+}
+
+impl Context {
+    /// The same context deciding with the corrections in its store (see [`learn`]): for
+    /// the commands that classify.
+    pub fn learned(mut self) -> anyhow::Result<Context> {
+        let watcher = Arc::try_unwrap(self.watcher).unwrap_or_else(|shared| (*shared).clone());
+        self.watcher = Arc::new(learn(watcher, &self.store)?);
+        Ok(self)
+    }
+}
+
+/// The lexicon's watcher for `entities`, with the configuration's cues and tuning.
+fn lexicon_watcher(config: &Config, entities: &[EntitySpec]) -> anyhow::Result<Watcher> {
+    crate::watch::build(
+        &config.classifier.extra_cues,
+        config.classifier.tuning,
+        entities,
+    )
+}
+
+/// A correction as the model learns it, for each correction.
+pub fn correction_examples(
+    watcher: &Watcher,
+    corrections: &[crate::store::servers::Correction],
+) -> Vec<crate::watch::learned::Example> {
+    let mut scratch = crate::watch::Scratch::default();
+    corrections
+        .iter()
+        .map(|c| {
+            watcher.example(
+                &c.text,
+                c.lang.as_deref(),
+                c.label == crate::model::Label::Critical,
+                &mut scratch,
+            )
+        })
+        .collect()
 }
 
 /// The watcher deciding with a model fitted on the store's corrections, if it holds any and
@@ -118,18 +148,7 @@ pub fn learn(watcher: Watcher, store: &Store) -> anyhow::Result<Watcher> {
         return Ok(watcher);
     }
     let started = std::time::Instant::now();
-    let mut scratch = crate::watch::Scratch::default();
-    let examples: Vec<learned::Example> = corrections
-        .iter()
-        .map(|c| {
-            watcher.example(
-                &c.text,
-                c.lang.as_deref(),
-                c.label == crate::model::Label::Critical,
-                &mut scratch,
-            )
-        })
-        .collect();
+    let examples = correction_examples(&watcher, &corrections);
     if examples.len() >= MIN_TO_CHECK {
         let (with, without) = (
             learned::cross_validated_f1(&examples, 5, true),

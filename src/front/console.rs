@@ -69,27 +69,25 @@ fn save(dir: &Path, name: &str, png: &[u8]) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// A queued message for the console, as it prints.
-pub fn post_text(p: &BotPost) -> String {
+/// A queued message for the console, as it prints (times in `tz`).
+pub fn post_text(p: &BotPost, tz: chrono_tz::Tz) -> String {
     match &p.body {
         PostBody::Position { title, text } => format!("📅 {title}\n{text}"),
-        PostBody::Alert { out, .. } => {
-            let tz = chrono_tz::Europe::Paris;
-            crate::alerts::notify::message(out, tz, p.lang)
-        }
+        PostBody::Alert { out, .. } => crate::alerts::notify::message(out, tz, p.lang),
     }
 }
 
 /// Prints the console's owed messages (its subscriptions' positions) as they are queued,
 /// until the app stops.
 pub async fn deliver(app: Arc<App>) {
+    let tz = crate::commands::collect::timezone(&app.ctx()).unwrap_or(chrono_tz::Europe::Paris);
     loop {
         let store = app.ctx().store.clone();
         let pending = tokio::task::spawn_blocking(move || {
             let posts: Vec<(u64, BotPost)> = store.pending_posts()?;
             let mut out = std::io::stdout().lock();
             for (id, p) in posts.into_iter().filter(|(_, p)| p.guild == CONSOLE) {
-                writeln!(out, "{}", post_text(&p))?;
+                writeln!(out, "{}", post_text(&p, tz))?;
                 store.ack_post(id)?;
             }
             out.flush()?;

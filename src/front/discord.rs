@@ -293,8 +293,9 @@ async fn ac_metric<'a>(_ctx: Ctx<'a>, partial: &'a str) -> CreateAutocompleteRes
 }
 
 async fn ac_watched<'a>(ctx: Ctx<'a>, partial: &'a str) -> CreateAutocompleteResponse {
-    let names = ctx.data().app.watched_union().unwrap_or_default();
-    choices(partial, names.into_iter().map(|e| e.name))
+    // The names the running watcher knows: what `/buzz` accepts (no store read a keystroke).
+    let ctx = ctx.data().app.ctx();
+    choices(partial, ctx.entities.iter().map(|e| e.name.clone()))
 }
 
 async fn ac_account<'a>(ctx: Ctx<'a>, partial: &'a str) -> CreateAutocompleteResponse {

@@ -585,10 +585,11 @@ pub fn parse(line: &str, lang: Lang) -> CommandResult<Request> {
 /// Server, whatever the front-end checked before.
 pub fn handle(app: &App, caller: &Caller, req: &Request) -> CommandResult<Reply> {
     if req.changes_settings() && !caller.can_manage {
-        return Err(CommandError::User(caller.tr(
+        return Err(CommandError::user_in(
+            caller.lang,
             "il faut la permission « Gérer le serveur » pour cette commande",
             "this command needs the Manage Server permission",
-        )));
+        ));
     }
     let lang = caller.lang;
     let ctx = app.ctx();
@@ -642,13 +643,14 @@ pub fn handle(app: &App, caller: &Caller, req: &Request) -> CommandResult<Reply>
                     ),
                 ))
             } else {
-                Err(CommandError::User(caller.tr(
+                Err(CommandError::user_in(
+                    caller.lang,
                     format!("ce salon n'est pas abonné à @{key} sur {}", p.display()),
                     format!(
                         "this channel is not subscribed to @{key} on {}",
                         p.display()
                     ),
-                )))
+                ))
             }
         }
         Request::Subscriptions => {
@@ -689,10 +691,11 @@ pub fn handle(app: &App, caller: &Caller, req: &Request) -> CommandResult<Reply>
                     ),
                 ))
             }
-            None => Err(CommandError::User(caller.tr(
+            None => Err(CommandError::user_in(
+                caller.lang,
                 format!("{name} n'est pas dans la liste de ce serveur (/watch list)"),
                 format!("{name} is not in this server's list (/watch list)"),
-            ))),
+            )),
         },
         Request::WatchList => {
             let own = ctx.store.watch_list(caller.guild)?;
@@ -731,11 +734,10 @@ pub fn handle(app: &App, caller: &Caller, req: &Request) -> CommandResult<Reply>
             ))
         }
         Request::AlertsChannel { channel } => {
-            let mut s = ctx.store.server_settings(caller.guild)?;
-            s.alert_channel = Some(*channel);
-            s.lang = Some(lang);
-            ctx.store.put_server_settings(caller.guild, &s)?;
-            app.rewatch();
+            update_settings(app, caller.guild, |s| {
+                s.alert_channel = Some(*channel);
+                s.lang = Some(lang);
+            })?;
             Ok(Reply::done(
                 caller.tr("Alertes", "Alerts"),
                 caller.tr(
@@ -749,15 +751,13 @@ pub fn handle(app: &App, caller: &Caller, req: &Request) -> CommandResult<Reply>
         }
         Request::AlertsSensitivity { level } => {
             let level = Sensitivity::parse(level).ok_or_else(|| {
-                CommandError::User(caller.tr(
+                CommandError::user_in(
+                    caller.lang,
                     format!("sensibilité inconnue : {level} (low, medium ou high)"),
                     format!("unknown sensitivity: {level} (low, medium or high)"),
-                ))
+                )
             })?;
-            let mut s = ctx.store.server_settings(caller.guild)?;
-            s.sensitivity = Some(level);
-            ctx.store.put_server_settings(caller.guild, &s)?;
-            app.rewatch();
+            update_settings(app, caller.guild, |s| s.sensitivity = Some(level))?;
             Ok(Reply::done(
                 caller.tr("Alertes", "Alerts"),
                 caller.tr(
@@ -801,6 +801,20 @@ pub fn handle(app: &App, caller: &Caller, req: &Request) -> CommandResult<Reply>
             ))
         }
     }
+}
+
+/// Changes a server's alert settings, durably; the detector restarts on them.
+fn update_settings(
+    app: &App,
+    guild: u64,
+    change: impl FnOnce(&mut ServerSettings),
+) -> CommandResult<()> {
+    let store = &app.ctx().store;
+    let mut s = store.server_settings(guild)?;
+    change(&mut s);
+    store.put_server_settings(guild, &s)?;
+    app.rewatch();
+    Ok(())
 }
 
 fn channel_ref(channel: u64) -> String {
@@ -940,7 +954,8 @@ fn subscribe(
         at: Utc::now(),
     };
     if !ctx.store.put_subscription(&sub)? {
-        return Err(CommandError::User(caller.tr(
+        return Err(CommandError::user_in(
+            caller.lang,
             format!(
                 "{} est déjà abonné à @{key} sur {}",
                 channel_ref(channel),
@@ -951,7 +966,7 @@ fn subscribe(
                 channel_ref(channel),
                 p.display()
             ),
-        )));
+        ));
     }
     // The latest known position is in this reply: the monthly post starts with the next one.
     let now = posts::mark_current(&ctx, &sub, lang)?;
@@ -989,10 +1004,11 @@ fn watch_add(
     let kind = match kind {
         Some(k) => EntityKind::parse(k).ok_or_else(|| {
             let all: Vec<&str> = EntityKind::ALL.iter().map(|k| k.id()).collect();
-            CommandError::User(caller.tr(
+            CommandError::user_in(
+                caller.lang,
                 format!("type inconnu : {k} ({})", all.join(", ")),
                 format!("unknown kind: {k} ({})", all.join(", ")),
-            ))
+            )
         })?,
         None => EntityKind::Brand,
     };
@@ -1015,7 +1031,11 @@ fn watch_add(
     union.retain(|e| crate::watch::fold::fold(&e.name) != folded);
     union.push(spec.clone());
     crate::config::validate_entities(&union).map_err(|e| {
-        CommandError::User(caller.tr(format!("nom refusé : {e}"), format!("name refused: {e}")))
+        CommandError::user_in(
+            caller.lang,
+            format!("nom refusé : {e}"),
+            format!("name refused: {e}"),
+        )
     })?;
     let new = ctx.store.put_watched(caller.guild, &spec)?;
     app.rewatch();
@@ -1139,10 +1159,11 @@ fn buzz(app: &App, caller: &Caller, name: &str, period: Option<&str>) -> Command
         Some(p) => Some(match parse_period(p) {
             Some(d) => Utc::now() - d,
             None => buzz_cmd::parse_time(p, lang).map_err(|_| {
-                CommandError::User(caller.tr(
+                CommandError::user_in(
+                    caller.lang,
                     format!("période inconnue : {p} (24h, 48h, 7j ou une date AAAA-MM-JJ)"),
                     format!("unknown period: {p} (24h, 48h, 7d or a date YYYY-MM-DD)"),
-                ))
+                )
             })?,
         }),
     };
@@ -1190,7 +1211,11 @@ fn classify(app: &App, caller: &Caller, text: &str) -> CommandResult<Reply> {
     let ctx = app.ctx();
     let text = text.trim();
     if text.is_empty() {
-        return Err(CommandError::User(caller.tr("texte vide", "empty text")));
+        return Err(CommandError::user_in(
+            caller.lang,
+            "texte vide",
+            "empty text",
+        ));
     }
     // The language of the text is the classifier's guess, not the caller's locale.
     let lang_hint: Option<&str> = None;
@@ -1315,10 +1340,11 @@ fn status(app: &App, caller: &Caller) -> CommandResult<Reply> {
 pub fn correct(app: &App, caller: &Caller, verdict: &str, label: Label) -> CommandResult<Reply> {
     let ctx = app.ctx();
     let Some(r) = ctx.store.verdict_ref(verdict)? else {
-        return Err(CommandError::User(caller.tr(
+        return Err(CommandError::user_in(
+            caller.lang,
             "ce verdict n'est plus connu de Veille",
             "Veille no longer knows this verdict",
-        )));
+        ));
     };
     let c = crate::store::servers::Correction {
         id: r.id,

@@ -108,6 +108,13 @@ fn watch_key(guild: u64, name: &str) -> Vec<u8> {
     k
 }
 
+/// The big-endian id after a key's two-byte prefix (`c/GUILD`, `w/GUILD/…`, `o/ID`).
+fn id_after_prefix(key: &[u8]) -> u64 {
+    key.get(2..10)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
 fn decode<T: DeserializeOwned>(v: &[u8], what: &str) -> anyhow::Result<T> {
     serde_json::from_slice(v).with_context(|| format!("reading a stored {what}"))
 }
@@ -144,7 +151,7 @@ impl Store {
         let mut out = Vec::new();
         for item in self.servers.scan_prefix(b"c/") {
             let (k, v) = item?;
-            let guild = <[u8; 8]>::try_from(&k[2..]).map_or(0, u64::from_be_bytes);
+            let guild = id_after_prefix(&k);
             out.push((guild, decode(&v, "server's settings")?));
         }
         Ok(out)
@@ -160,10 +167,7 @@ impl Store {
         let mut out = Vec::new();
         for item in self.servers.scan_prefix(b"w/") {
             let (k, v) = item?;
-            let guild = k
-                .get(2..10)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map_or(0, u64::from_be_bytes);
+            let guild = id_after_prefix(&k);
             out.push((guild, decode(&v, "watched name")?));
         }
         Ok(out)
@@ -263,7 +267,7 @@ impl Store {
         let mut out = Vec::new();
         for item in self.servers.scan_prefix(b"o/") {
             let (k, v) = item?;
-            let id = <[u8; 8]>::try_from(&k[2..]).map_or(0, u64::from_be_bytes);
+            let id = id_after_prefix(&k);
             match serde_json::from_slice(&v) {
                 Ok(p) => out.push((id, p)),
                 Err(e) => tracing::warn!(id, error = %e, "an unreadable queued message is skipped"),

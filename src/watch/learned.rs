@@ -27,62 +27,112 @@ pub struct Feature {
     pub span: Option<(u32, u32)>,
 }
 
-fn fnv(parts: &[&[u8]]) -> u32 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for p in parts {
-        for &b in *p {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        h ^= 0xff;
-        h = h.wrapping_mul(0x0100_0000_01b3);
+/// FNV-1a over parts, each part closed by a separator byte, reduced to a slot.
+struct Fnv(u64);
+
+impl Fnv {
+    const PRIME: u64 = 0x0100_0000_01b3;
+
+    fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
     }
-    (h % DIM as u64) as u32
+
+    fn bytes(&mut self, b: &[u8]) {
+        for &x in b {
+            self.0 ^= u64::from(x);
+            self.0 = self.0.wrapping_mul(Fnv::PRIME);
+        }
+    }
+
+    fn end_part(&mut self) {
+        self.0 ^= 0xff;
+        self.0 = self.0.wrapping_mul(Fnv::PRIME);
+    }
+
+    fn slot(&self) -> u32 {
+        (self.0 % DIM as u64) as u32
+    }
+}
+
+fn fnv(parts: &[&[u8]]) -> u32 {
+    let mut h = Fnv::new();
+    for p in parts {
+        h.bytes(p);
+        h.end_part();
+    }
+    h.slot()
 }
 
 /// The features of a folded text: words, word pairs, and 4-grams of characters within words
-/// (so that `annule`, `annulation` and `#annule` share some), each slot once.
+/// (so that `annule`, `annulation` and `#annule` share some), each slot once. Allocates
+/// nothing once `out` has grown (it runs on every post when a model is in use).
 pub fn features(folded: &str, out: &mut Vec<Feature>) {
     out.clear();
-    let mut words: Vec<(usize, usize)> = Vec::new();
+    let mut prev: Option<(usize, usize)> = None;
     let mut start = None;
     for (i, c) in folded.char_indices() {
         if c.is_alphanumeric() {
             start.get_or_insert(i);
         } else if let Some(s) = start.take() {
-            words.push((s, i));
+            word_features(folded, (s, i), prev, out);
+            prev = Some((s, i));
         }
     }
     if let Some(s) = start {
-        words.push((s, folded.len()));
-    }
-    let bytes = folded.as_bytes();
-    for (k, &(s, e)) in words.iter().enumerate() {
-        let w = &bytes[s..e];
-        out.push(Feature {
-            slot: fnv(&[b"w", w]),
-            span: Some((s as u32, e as u32)),
-        });
-        if let Some(&(s2, e2)) = words.get(k + 1) {
-            out.push(Feature {
-                slot: fnv(&[b"b", w, &bytes[s2..e2]]),
-                span: Some((s as u32, e2 as u32)),
-            });
-        }
-        let chars: Vec<char> = std::iter::once(' ')
-            .chain(folded[s..e].chars())
-            .chain(std::iter::once(' '))
-            .collect();
-        for g in chars.windows(4) {
-            let g: String = g.iter().collect();
-            out.push(Feature {
-                slot: fnv(&[b"c", g.as_bytes()]),
-                span: None,
-            });
-        }
+        word_features(folded, (s, folded.len()), prev, out);
     }
     out.sort_by_key(|f| (f.slot, f.span.is_none()));
     out.dedup_by_key(|f| f.slot);
+}
+
+/// One word's features: itself, the pair it ends, its character 4-grams (padded with a
+/// space at both ends).
+fn word_features(
+    folded: &str,
+    (s, e): (usize, usize),
+    prev: Option<(usize, usize)>,
+    out: &mut Vec<Feature>,
+) {
+    let bytes = folded.as_bytes();
+    let w = &bytes[s..e];
+    out.push(Feature {
+        slot: fnv(&[b"w", w]),
+        span: Some((s as u32, e as u32)),
+    });
+    if let Some((ps, pe)) = prev {
+        out.push(Feature {
+            slot: fnv(&[b"b", &bytes[ps..pe], w]),
+            span: Some((ps as u32, e as u32)),
+        });
+    }
+    // The last four characters as byte ranges; `None` is the padding space.
+    let mut window: [Option<(usize, usize)>; 4] = [None; 4];
+    let mut seen = 0;
+    let chars = folded[s..e]
+        .char_indices()
+        .map(|(i, c)| Some((s + i, s + i + c.len_utf8())));
+    for ch in std::iter::once(None)
+        .chain(chars)
+        .chain(std::iter::once(None))
+    {
+        window.rotate_left(1);
+        window[3] = ch;
+        seen += 1;
+        if seen < 4 {
+            continue;
+        }
+        let mut h = Fnv::new();
+        h.bytes(b"c");
+        h.end_part();
+        for part in &window {
+            h.bytes(part.map_or(b" ", |(a, b)| &bytes[a..b]));
+        }
+        h.end_part();
+        out.push(Feature {
+            slot: h.slot(),
+            span: None,
+        });
+    }
 }
 
 /// A fitted model.

@@ -67,6 +67,8 @@ pub struct Matcher {
     targets: Vec<Vec<(u32, Accepts)>>,
     /// For each entity, its folded exclusions (`paris saint-germain` for Paris).
     excludes: Vec<Vec<String>>,
+    /// Whether any entity has one (most deployments: none, and no pass for them).
+    any_exclude: bool,
 }
 
 /// Up to this many patterns, the automaton is a DFA; above, a contiguous NFA.
@@ -172,7 +174,7 @@ impl Matcher {
                 .build(automaton_ids.iter().map(|&i| patterns[i].as_str()))
                 .expect("watched names compile: patterns are plain strings under the size limit")
         });
-        let excludes = specs
+        let excludes: Vec<Vec<String>> = specs
             .iter()
             .map(|e| {
                 e.exclude
@@ -189,6 +191,7 @@ impl Matcher {
             words,
             patterns,
             targets,
+            any_exclude: excludes.iter().any(|e| !e.is_empty()),
             excludes,
         }
     }
@@ -276,7 +279,7 @@ impl Matcher {
             out.truncate(kept);
         }
         // A mention inside one of its entity's exclusions is not about it.
-        if self.excludes.iter().any(|e| !e.is_empty()) {
+        if self.any_exclude {
             let mut k = first;
             for i in first..out.len() {
                 let h = out[i];

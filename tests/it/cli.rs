@@ -13,10 +13,14 @@ fn veille_with_store(args: &[&str], stdin: &str, store: Option<&std::path::Path>
         Some(path) => cmd.env("VEILLE_STORE__PATH", path),
         None => cmd.env_remove("VEILLE_STORE__PATH"),
     };
+    run_with_stdin(cmd.args(args), stdin)
+}
+
+/// Runs `cmd` from the crate's directory with no token in its environment, `stdin` piped in.
+fn run_with_stdin(cmd: &mut Command, stdin: &str) -> Output {
     let mut child = cmd
         .env_remove("DISCORD_TOKEN")
         .env_remove("X_BEARER_TOKEN")
-        .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -28,7 +32,7 @@ fn veille_with_store(args: &[&str], stdin: &str, store: Option<&std::path::Path>
         .take()
         .expect("stdin is piped")
         .write_all(stdin.as_bytes())
-        .expect("stdin accepts the posts");
+        .expect("stdin accepts the input");
     child.wait_with_output().expect("veille ends")
 }
 
@@ -146,26 +150,11 @@ fn console(stdin: &str, extra: &[(&str, &str)]) -> (Output, tempfile::TempDir) {
         .env("VEILLE_ALERTS__CHARTS_DIR", dir.path().join("charts"))
         // No network here: Jetstream would only back off.
         .env("VEILLE_SOURCES__BLUESKY__JETSTREAM", "false")
-        .env_remove("DISCORD_TOKEN")
-        .env_remove("X_BEARER_TOKEN")
         .env("LANG", "fr_FR.UTF-8");
     for (k, v) in extra {
         cmd.env(k, v);
     }
-    let mut child = cmd
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("veille starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("stdin accepts the commands");
-    (child.wait_with_output().expect("veille ends"), dir)
+    (run_with_stdin(&mut cmd, stdin), dir)
 }
 
 #[test]

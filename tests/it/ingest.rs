@@ -28,6 +28,16 @@ pub fn sncf() -> Vec<EntitySpec> {
     }]
 }
 
+/// Posts the store counted, every hour.
+fn total_posts(store: &Store) -> u64 {
+    store
+        .counts(ALL_POSTS, 0, i64::MAX / 8)
+        .expect("counts")
+        .iter()
+        .map(|(_, c)| c.posts)
+        .sum()
+}
+
 fn config(store: &std::path::Path, jetstream: Option<SocketAddr>) -> Config {
     let mut c = Config::default();
     c.store.path = store.to_path_buf();
@@ -133,12 +143,7 @@ async fn jetstream_posts_are_stored_once_and_the_cursor_resumes_after_a_restart(
         s.bad
     );
     let store = Store::open(&cfg.store.path).expect("reopen");
-    let all: u64 = store
-        .counts(ALL_POSTS, 0, i64::MAX / 8)
-        .expect("counts")
-        .iter()
-        .map(|(_, c)| c.posts)
-        .sum();
+    let all = total_posts(&store);
     assert_eq!(all, 3, "three posts, each counted once");
     let kept = store.mentions("SNCF", 0, i64::MAX / 8).expect("mentions");
     assert_eq!(kept.len(), 2);
@@ -164,12 +169,7 @@ async fn jetstream_posts_are_stored_once_and_the_cursor_resumes_after_a_restart(
         report.stats.kept, 0,
         "nothing new: no duplicate after the restart"
     );
-    let all: u64 = store
-        .counts(ALL_POSTS, 0, i64::MAX / 8)
-        .expect("counts")
-        .iter()
-        .map(|(_, c)| c.posts)
-        .sum();
+    let all = total_posts(&store);
     assert_eq!(all, 3);
 }
 
