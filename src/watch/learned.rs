@@ -81,7 +81,7 @@ pub fn features(folded: &str, out: &mut Vec<Feature>) {
     if let Some(s) = start {
         word_features(folded, (s, folded.len()), prev, out);
     }
-    out.sort_by_key(|f| (f.slot, f.span.is_none()));
+    out.sort_unstable_by_key(|f| (f.slot, f.span.is_none()));
     out.dedup_by_key(|f| f.slot);
 }
 
@@ -105,27 +105,25 @@ fn word_features(
             span: Some((ps as u32, e as u32)),
         });
     }
-    // The last four characters as byte ranges; `None` is the padding space.
-    let mut window: [Option<(usize, usize)>; 4] = [None; 4];
-    let mut seen = 0;
-    let chars = folded[s..e]
-        .char_indices()
-        .map(|(i, c)| Some((s + i, s + i + c.len_utf8())));
-    for ch in std::iter::once(None)
-        .chain(chars)
-        .chain(std::iter::once(None))
-    {
-        window.rotate_left(1);
-        window[3] = ch;
+    // Character 4-grams of ` word `: the last five offsets where a character starts (the
+    // padding spaces start just outside the word) bound the last four characters.
+    let mut starts = [0usize; 5];
+    let mut seen = 0usize;
+    let padded = std::iter::once(s.wrapping_sub(1))
+        .chain(folded[s..e].char_indices().map(|(i, _)| s + i))
+        .chain([e, e + 1]);
+    for at in padded {
+        starts[seen % 5] = at;
         seen += 1;
-        if seen < 4 {
+        if seen < 5 {
             continue;
         }
         let mut h = Fnv::new();
         h.bytes(b"c");
         h.end_part();
-        for part in &window {
-            h.bytes(part.map_or(b" ", |(a, b)| &bytes[a..b]));
+        for k in 0..4 {
+            let (a, b) = (starts[(seen + k) % 5], starts[(seen + k + 1) % 5]);
+            h.bytes(if a < s || a >= e { b" " } else { &bytes[a..b] });
         }
         h.end_part();
         out.push(Feature {
@@ -157,6 +155,12 @@ pub struct Example {
     pub critical: bool,
 }
 
+/// Each feature's value: the features of a text form a vector of length 1, so that a long
+/// post does not weigh more than a short one.
+fn norm(features: &[Feature]) -> f32 {
+    1.0 / (features.len().max(1) as f32).sqrt()
+}
+
 fn sigmoid(z: f32) -> f32 {
     1.0 / (1.0 + (-z).exp())
 }
@@ -179,9 +183,10 @@ impl Model {
                 let e = &examples[i];
                 let p = m.probability(&e.features, e.logit);
                 let g = p - if e.critical { 1.0 } else { 0.0 };
+                let scale = norm(&e.features);
                 for f in &e.features {
                     let w = &mut m.weights[f.slot as usize];
-                    *w -= rate * (g + L2 * *w);
+                    *w -= rate * (g * scale + L2 * *w);
                 }
                 m.lexicon -= rate * 0.1 * g * e.logit.clamp(-8.0, 8.0);
                 m.bias -= rate * 0.1 * g;
@@ -196,6 +201,7 @@ impl Model {
             .iter()
             .map(|f| self.weights[f.slot as usize])
             .sum::<f32>()
+            * norm(features)
             + self.lexicon * logit.clamp(-8.0, 8.0)
             + self.bias;
         sigmoid(z)
