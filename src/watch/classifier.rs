@@ -136,6 +136,8 @@ pub struct Classifier {
 
 const NEGATION_SCALAR: f32 = -0.74;
 const ELONGATION_BOOST: f32 = 0.5;
+/// The valence of a joined hashtag against its rest (`#stoptafta`, `#nonaunucleaire`).
+const STANCE: f32 = -2.0;
 
 impl Classifier {
     /// A classifier over `lexicon`.
@@ -148,11 +150,18 @@ impl Classifier {
         self.tuning
     }
 
-    /// Scores a folded post. Cues land in `scratch.cues`.
-    pub fn classify(&self, folded: &Folded, lang: Option<Lang>, scratch: &mut Scratch) -> Outcome {
+    /// Scores a post, `folded` from `original`. Cues land in `scratch.cues`.
+    pub fn classify(
+        &self,
+        original: &str,
+        folded: &Folded,
+        lang: Option<Lang>,
+        scratch: &mut Scratch,
+    ) -> Outcome {
         let text = folded.text.as_str();
         scratch.cues.clear();
         let (exclamations, questions) = self.tokenize(text, scratch);
+        self.respell(original, folded, &mut scratch.tokens);
         neutralise_compounds(text, &mut scratch.tokens);
         if !scratch.targets.is_empty() {
             let targets = &scratch.targets;
@@ -173,7 +182,7 @@ impl Classifier {
             _ => 1.0,
         };
 
-        let (mut neg, mut pos) = (0.0f32, 0.0f32);
+        let (mut neg, mut pos, mut courtesy) = (0.0f32, 0.0f32, 0.0f32);
         for (k, t) in toks.iter().enumerate() {
             if t.in_phrase || t.handle {
                 continue;
@@ -217,6 +226,11 @@ impl Classifier {
                 v = v.min(0.0) * 1.2;
             }
             v *= weight_at(k);
+            if v > 0.0 && t.word.flags & flag::COURTESY != 0 {
+                // Weighed at the end: nothing in a request or beside a stated failure.
+                courtesy += v;
+                continue;
+            }
             if v < 0.0 {
                 neg -= v;
                 if v <= -0.5 {
@@ -242,21 +256,42 @@ impl Classifier {
 
         let mut complaint = 0.0f32;
         let mut why_complaint = false;
+        let mut fault = false;
         let has_wait = toks.iter().any(|t| t.word.flags & flag::WAIT != 0);
         for (k, t) in toks.iter().enumerate() {
             // `pourquoi ma commande…`, `why can't I…`: a why about one's own thing or a failure.
-            if t.word.flags & flag::WHY != 0 && !why_complaint {
+            // Asked of a brand, any why is one (`why is the 38 going down Market?`); `why not`
+            // is a phrase, a suggestion.
+            if t.word.flags & flag::WHY != 0 && !why_complaint && !t.in_phrase {
+                let next = toks.get(k + 1).filter(|n| !n.clause_start);
                 if let Some(o) = toks[k + 1..]
                     .iter()
                     .take(4)
                     .take_while(|o| !o.clause_start)
                     .find(|o| o.word.flags & (flag::POSSESSIVE | flag::NEGATOR) != 0)
+                    .or(next.filter(|_| questions > 0))
                 {
                     why_complaint = true;
                     complaint += self.tuning.complaint_weight;
                     scratch.cues.push(Cue {
                         start: t.start,
                         end: o.end,
+                    });
+                }
+            }
+            // `can't log in`, `no reply`, `unable to access`, `marche pas`: a failure of
+            // something meant to work, stated with no evaluative word.
+            if t.word.flags & flag::FUNCTION != 0 && !t.in_phrase {
+                if let Some(from) = failure_before(toks, k).or_else(|| {
+                    toks.get(k + 1)
+                        .filter(|n| !n.clause_start && n.word.flags & flag::POST_NEGATOR != 0)
+                        .map(|_| k)
+                }) {
+                    fault = true;
+                    complaint += self.tuning.complaint_weight;
+                    scratch.cues.push(Cue {
+                        start: toks[from].start,
+                        end: if from == k { toks[k + 1].end } else { t.end },
                     });
                 }
             }
@@ -276,6 +311,11 @@ impl Classifier {
             }
         }
         complaint = complaint.min(2.0 * self.tuning.complaint_weight);
+        // `please help`, `hi, my order never arrived, thanks`, `thanks for cancelling my order`:
+        // in a question or beside a stated failure, courtesy is not praise.
+        if questions == 0 && complaint == 0.0 {
+            pos += courtesy;
+        }
 
         if exclamations > 0 && neg > 0.0 {
             neg *= 1.0 + 0.1 * exclamations.min(3) as f32;
@@ -283,6 +323,7 @@ impl Classifier {
         let mut raw = neg + complaint - self.tuning.praise_weight * pos;
         let info_question = questions > 0
             && !why_complaint
+            && !fault
             && toks.iter().any(|t| t.word.flags & flag::INFO_QUESTION != 0);
         if info_question && raw > 0.0 {
             raw *= self.tuning.info_question_factor;
@@ -347,7 +388,12 @@ impl Classifier {
                     }
                     let body = &text[start + 1..i];
                     let word = if c == b'#' {
-                        self.lexicon.word(body).copied().unwrap_or_default()
+                        self.lexicon
+                            .word(body)
+                            .copied()
+                            .filter(|w| w.en != 0.0 || w.fr != 0.0)
+                            .or_else(|| self.split_hashtag(body))
+                            .unwrap_or_default()
                     } else {
                         Word::default()
                     };
@@ -407,6 +453,54 @@ impl Classifier {
             i += 1;
         }
         (excl, quest)
+    }
+
+    /// The valence of a joined hashtag (`#badservice`, `#boycottsncf`, `#epicfail`): that of
+    /// a known head or tail word (`bad`, `fail`); a head with no valence of its own (`stop`,
+    /// `non`) states a stance against the rest.
+    fn split_hashtag(&self, body: &str) -> Option<Word> {
+        let part = |part: &str, f: u32| {
+            self.lexicon
+                .word(part)
+                .filter(|w| w.flags & f != 0)
+                .map(|w| {
+                    let stance = if w.en == 0.0 && w.fr == 0.0 {
+                        STANCE
+                    } else {
+                        0.0
+                    };
+                    Word {
+                        en: w.en + stance,
+                        fr: w.fr + stance,
+                        ..Word::default()
+                    }
+                })
+        };
+        let cuts = || (2..body.len().saturating_sub(1)).filter(|&i| body.is_char_boundary(i));
+        cuts()
+            .find_map(|i| part(&body[..i], flag::HASHTAG_HEAD))
+            .or_else(|| cuts().find_map(|i| part(&body[i..], flag::HASHTAG_TAIL)))
+    }
+
+    /// Gives the words whose accents change their valence (`âpres`, `tué`) the valence of
+    /// their spelling in `original`.
+    fn respell(&self, original: &str, folded: &Folded, toks: &mut [Tok]) {
+        for t in toks.iter_mut() {
+            if t.word.flags & flag::ACCENTED == 0 {
+                continue;
+            }
+            let span = |i: u32| folded.origin.get(i as usize).map(|&o| o as usize);
+            let written = span(t.start)
+                .zip(span(t.end))
+                .and_then(|(s, e)| original.get(s..e))
+                .unwrap_or("");
+            if let Some(v) = self
+                .lexicon
+                .accented(&folded.text[t.start as usize..t.end as usize], written)
+            {
+                t.word.fr = v;
+            }
+        }
     }
 
     /// Looks a word up, trying the collapsed forms of an elongated word (`nuuuul`, `sooo`).
@@ -481,6 +575,26 @@ impl Classifier {
 /// The end of the word token that starts at `start`: letters and digits, with `'` inside a
 /// word (`don't`) but after an elided French article or pronoun (`d'`, `qu'`) a token of its
 /// own. Shared with the lexicon, which keys phrases by their first token.
+/// Where a failure of the function word at `k` is stated before it: a negator or a breaker
+/// up to three words back in the clause (`can't log in`, `not able to access`, `unable to
+/// stream`), with nothing that carries its own meaning in between (`can't wait to get`).
+fn failure_before(toks: &[Tok], k: usize) -> Option<usize> {
+    for back in 1..=3 {
+        if back > k || toks[k - back + 1].clause_start {
+            return None;
+        }
+        let p = &toks[k - back];
+        if p.word.flags & (flag::NEGATOR | flag::BREAKER) != 0 && !p.in_phrase {
+            return Some(k - back);
+        }
+        if p.word.en != 0.0 || p.word.fr != 0.0 || p.word.flags & (flag::WAIT | flag::FUNCTION) != 0
+        {
+            return None;
+        }
+    }
+    None
+}
+
 /// First parts of a hyphenated compound that turn the bad thing after them into its cure
 /// (`anti-pollution`, `zéro-déchet`, `sans-gluten`, `non-violence`).
 const AGAINST_PREFIXES: &[&str] = &["anti", "zero", "sans", "non", "no"];

@@ -23,33 +23,48 @@ const CUES: &str = include_str!("../../config/lexicon/cues.toml");
 /// Grammar flags a word can carry.
 pub mod flag {
     /// Flips what follows (`pas`, `not`).
-    pub const NEGATOR: u16 = 1;
+    pub const NEGATOR: u32 = 1;
     /// Flips what precedes (`j'aime pas`).
-    pub const POST_NEGATOR: u16 = 1 << 1;
+    pub const POST_NEGATOR: u32 = 1 << 1;
     /// Strengthens what follows (`très`, `so`).
-    pub const INTENSIFIER: u16 = 1 << 2;
+    pub const INTENSIFIER: u32 = 1 << 2;
     /// The clause after it weighs more (`mais`, `but`).
-    pub const CONTRAST: u16 = 1 << 3;
+    pub const CONTRAST: u32 = 1 << 3;
     /// An information question word (`comment`, `when`).
-    pub const INFO_QUESTION: u16 = 1 << 4;
+    pub const INFO_QUESTION: u32 = 1 << 4;
     /// `pourquoi`, `why`.
-    pub const WHY: u16 = 1 << 5;
+    pub const WHY: u32 = 1 << 5;
     /// `ma`, `my`.
-    pub const POSSESSIVE: u16 = 1 << 6;
+    pub const POSSESSIVE: u32 = 1 << 6;
     /// A waiting word (`attente`, `still`).
-    pub const WAIT: u16 = 1 << 7;
+    pub const WAIT: u32 = 1 << 7;
     /// A unit of time (`h`, `jours`, `weeks`).
-    pub const DURATION: u16 = 1 << 8;
+    pub const DURATION: u32 = 1 << 8;
     /// A number written as a word (`trois`, `several`).
-    pub const NUMBER: u16 = 1 << 9;
+    pub const NUMBER: u32 = 1 << 9;
     /// A French function word.
-    pub const STOP_FR: u16 = 1 << 10;
+    pub const STOP_FR: u32 = 1 << 10;
     /// An English function word.
-    pub const STOP_EN: u16 = 1 << 11;
+    pub const STOP_EN: u32 = 1 << 11;
     /// Some phrase starts with this token.
-    pub const PHRASE_START: u16 = 1 << 12;
+    pub const PHRASE_START: u32 = 1 << 12;
     /// A complaint word that negation does not reverse (`no refund`).
-    pub const UNFLIPPED: u16 = 1 << 13;
+    pub const UNFLIPPED: u32 = 1 << 13;
+    /// Something that is supposed to work or come (`work`, `load`, `reply`, `reçu`): after
+    /// a negator or a breaker it states a failure (`can't log in`, `no reply`).
+    pub const FUNCTION: u32 = 1 << 14;
+    /// Says that something failed (`unable`, `stopped`, `failed`), like a negator before a
+    /// function word.
+    pub const BREAKER: u32 = 1 << 15;
+    /// Courtesy or easily ironic praise (`please`, `thanks`, `hi`, `great`): it weighs
+    /// nothing against criticism.
+    pub const COURTESY: u32 = 1 << 16;
+    /// Its valence depends on the accents it was written with (`âpres` is not `après`).
+    pub const ACCENTED: u32 = 1 << 17;
+    /// Starts a joined hashtag that says what the rest is (`#badservice`, `#stoptafta`).
+    pub const HASHTAG_HEAD: u32 = 1 << 18;
+    /// Ends a joined hashtag that says what the rest is (`#epicfail`, `#ecotaxegate`).
+    pub const HASHTAG_TAIL: u32 = 1 << 19;
 }
 
 /// What the lexicon knows of one folded word.
@@ -60,7 +75,7 @@ pub struct Word {
     /// Valence in French posts (0 when unknown).
     pub fr: f32,
     /// Grammar flags, see [`flag`].
-    pub flags: u16,
+    pub flags: u32,
     /// How much an intensifier adds.
     pub boost: f32,
 }
@@ -87,6 +102,9 @@ pub struct Lexicon {
     phrases: Vec<Phrase>,
     /// Phrase ids by the [`key`] of their first token, longest first.
     phrase_starts: HashMap<u64, Vec<u32>, BuildHasherDefault<IdentityHasher>>,
+    /// Spellings whose valence differs from their folded form's (`âpres`), by [`key`] of the
+    /// folded form: (the spelling in lower case, its valence in French).
+    accented: FxHashMap<u64, Vec<(String, f32)>>,
 }
 
 /// The shape of a cue file (`cues.toml` and a deployment's extra files).
@@ -101,6 +119,10 @@ struct CueFile {
     words_en: FxHashMap<String, f32>,
     #[serde(default)]
     phrases: FxHashMap<String, f32>,
+    /// French words spelled exactly so (accents included) have this valence; spelled
+    /// otherwise, the folded word's.
+    #[serde(default)]
+    accented: FxHashMap<String, f32>,
     #[serde(default)]
     grammar: Grammar,
 }
@@ -126,6 +148,16 @@ struct Grammar {
     possessives: Vec<String>,
     #[serde(default)]
     waits: Vec<String>,
+    #[serde(default)]
+    functions: Vec<String>,
+    #[serde(default)]
+    breakers: Vec<String>,
+    #[serde(default)]
+    courtesy: Vec<String>,
+    #[serde(default)]
+    hashtag_heads: Vec<String>,
+    #[serde(default)]
+    hashtag_tails: Vec<String>,
     #[serde(default)]
     durations: Vec<String>,
     #[serde(default)]
@@ -213,7 +245,7 @@ impl Lexicon {
                 phrases.insert(fold(term.trim()), v);
             }
             let g = &file.grammar;
-            let mut mark = |list: &[String], f: u16| {
+            let mut mark = |list: &[String], f: u32| {
                 for term in list {
                     words
                         .entry(fold(term.trim()).into_boxed_str())
@@ -229,6 +261,11 @@ impl Lexicon {
             mark(&g.whys, flag::WHY);
             mark(&g.possessives, flag::POSSESSIVE);
             mark(&g.waits, flag::WAIT);
+            mark(&g.functions, flag::FUNCTION);
+            mark(&g.breakers, flag::BREAKER);
+            mark(&g.courtesy, flag::COURTESY);
+            mark(&g.hashtag_heads, flag::HASHTAG_HEAD);
+            mark(&g.hashtag_tails, flag::HASHTAG_TAIL);
             mark(&g.durations, flag::DURATION);
             mark(&g.numbers, flag::NUMBER);
             mark(&g.stopwords_fr, flag::STOP_FR);
@@ -247,6 +284,20 @@ impl Lexicon {
             {
                 w.en = 0.0;
                 w.fr = 0.0;
+            }
+        }
+        let mut accented: FxHashMap<u64, Vec<(String, f32)>> = FxHashMap::default();
+        for file in files {
+            for (term, &v) in &file.accented {
+                let term = term.trim().to_lowercase();
+                let folded = fold(&term);
+                words
+                    .entry(folded.clone().into_boxed_str())
+                    .or_default()
+                    .flags |= flag::ACCENTED;
+                let spellings = accented.entry(key(&folded)).or_default();
+                spellings.retain(|(s, _)| *s != term);
+                spellings.push((term, v));
             }
         }
         let mut phrases: Vec<Phrase> = phrases
@@ -285,6 +336,7 @@ impl Lexicon {
             words: table,
             phrases,
             phrase_starts,
+            accented,
         })
     }
 
@@ -292,6 +344,16 @@ impl Lexicon {
     #[inline]
     pub fn word(&self, folded: &str) -> Option<&Word> {
         self.words.get(&key(folded))
+    }
+
+    /// The French valence of `folded` as written in `original` when its accents change it
+    /// (`âpres`), or `None` when that spelling has no valence of its own.
+    pub fn accented(&self, folded: &str, original: &str) -> Option<f32> {
+        let spellings = self.accented.get(&key(folded))?;
+        spellings
+            .iter()
+            .find(|(s, _)| s.chars().eq(original.chars().flat_map(char::to_lowercase)))
+            .map(|&(_, v)| v)
     }
 
     /// The phrases that start with the token `first`.
@@ -351,6 +413,20 @@ impl Hasher for IdentityHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_accented_spelling_keeps_its_own_valence() {
+        let lex = Lexicon::bundled();
+        assert_eq!(lex.accented("apres", "âpres"), Some(-0.6));
+        assert_eq!(lex.accented("apres", "ÂPRES"), Some(-0.6));
+        assert_eq!(lex.accented("apres", "après"), None);
+        assert_eq!(lex.word("apres").map(|w| w.fr), Some(0.0));
+        assert!(lex
+            .word("apres")
+            .is_some_and(|w| w.flags & flag::ACCENTED != 0));
+        assert_eq!(lex.accented("tue", "tué"), Some(-3.5));
+        assert_eq!(lex.accented("tue", "tue"), None);
+    }
 
     #[test]
     fn bundled_lexicons_load_and_own_cues_win() {

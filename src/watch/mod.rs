@@ -91,6 +91,7 @@ impl Watcher {
             .targets
             .extend(scratch.hits.iter().map(|h| (h.start as u32, h.end as u32)));
         self.classifier.classify(
+            text,
             &scratch.folded,
             lang.map(Lang::from_tag),
             &mut scratch.classifier,

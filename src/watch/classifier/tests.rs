@@ -12,7 +12,7 @@ fn classify(text: &str, lang: Option<&str>) -> Run {
     let mut f = Folded::default();
     f.fold(text);
     let mut s = Scratch::default();
-    let out = c.classify(&f, lang.map(Lang::from_tag), &mut s);
+    let out = c.classify(text, &f, lang.map(Lang::from_tag), &mut s);
     assert!(
         (0.0..=1.0).contains(&out.score),
         "score {} out of range",
@@ -185,4 +185,55 @@ fn innocent_words_need_the_context_of_their_bad_sense() {
     neutral("Un chantier de rénovation commence lundi");
     critical("Encore un dépôt sauvage devant l'école");
     critical("L'appli plante encore, impossible de payer");
+}
+
+#[test]
+fn a_failure_of_something_meant_to_work_is_a_complaint() {
+    assert!(critical("can't log in to my account since this morning")
+        .contains(&"can't log".to_string()));
+    critical("I have not heard back from your team");
+    critical("unable to stream anything on my TV");
+    critical("@shop my order is not letting me pay");
+    critical("Je n'ai pas reçu ma commande");
+    neutral("Can't wait to get my new phone!");
+    neutral("I don't know which plan to choose");
+}
+
+#[test]
+fn courtesy_weighs_nothing_in_a_request_or_beside_a_failure() {
+    // Before, `hi`, `please`, `help` and `thanks` cancelled the complaint.
+    critical("Hi, please help, my parcel never arrived. Thanks");
+    critical("Great, my parcel was not delivered again");
+    // Thanks for a solved problem, stated plainly, still counts as thanks.
+    neutral("Thank you for the speedy resolution of the issue");
+    neutral("Thanks a lot, problem solved");
+}
+
+#[test]
+fn a_why_asked_of_a_brand_is_a_complaint_and_why_not_a_suggestion() {
+    critical("why is the 38 bus going down Market street?");
+    neutral("Why not try the new menu?");
+    neutral("Pourquoi pas un week-end à la mer ?");
+}
+
+#[test]
+fn joined_hashtags_are_read_by_their_known_head_or_tail() {
+    critical("Encore 2h de retard #boycottsncf");
+    critical("my blender died after 5 smoothies #badservice");
+    critical("third outage this week #epicfail");
+    critical("rassemblement samedi #stoptafta");
+    // Words that merely start with a bad word are not split.
+    neutral("Les #villes et la #consommation durable #culture");
+    neutral("Plus de 200 #panneaux solaires installés");
+}
+
+#[test]
+fn french_stance_and_accents_that_change_the_word() {
+    critical("Non à la fermeture de la gare !");
+    critical("Les habitants s'opposent au projet de rocade");
+    // `après` is not `âpres`, `tue` is not `tué`, `pêche` is not `péché`.
+    neutral("Rendez-vous après la réunion au port de pêche");
+    neutral("Ce prof me tue, trop drôle");
+    critical("Un cycliste tué sur la rocade, les aménagements promis n'ont jamais été faits");
+    neutral("L'avion vole vers Toulouse");
 }
