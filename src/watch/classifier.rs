@@ -160,8 +160,7 @@ impl Classifier {
     ) -> Outcome {
         let text = folded.text.as_str();
         scratch.cues.clear();
-        let (exclamations, questions) = self.tokenize(text, scratch);
-        self.respell(original, folded, &mut scratch.tokens);
+        let (exclamations, questions) = self.tokenize(original, folded, scratch);
         neutralise_compounds(text, &mut scratch.tokens);
         if !scratch.targets.is_empty() {
             let targets = &scratch.targets;
@@ -197,11 +196,7 @@ impl Classifier {
             }
             // Look back within the clause for intensifiers (two words) and negators (three).
             let mut negated = false;
-            for back in 1..=3 {
-                if back > k || toks[k - back + 1].clause_start {
-                    break;
-                }
-                let p = &toks[k - back];
+            for (back, p) in clause_before(toks, k) {
                 if back <= 2 && p.word.flags & flag::INTENSIFIER != 0 {
                     v *= 1.0 + p.word.boost;
                 }
@@ -344,7 +339,8 @@ impl Classifier {
     }
 
     /// Splits the folded text into tokens and looks each up. Returns the counts of `!` and `?`.
-    fn tokenize(&self, text: &str, scratch: &mut Scratch) -> (u32, u32) {
+    fn tokenize(&self, original: &str, folded: &Folded, scratch: &mut Scratch) -> (u32, u32) {
+        let text = folded.text.as_str();
         let toks = &mut scratch.tokens;
         toks.clear();
         let b = text.as_bytes();
@@ -359,6 +355,17 @@ impl Classifier {
                 let elongated = has_elongation(&b[start..i]);
                 let word = &text[start..i];
                 let mut entry = self.lookup(word, elongated, &mut scratch.elongation);
+                if let Some(w) = entry.as_mut().filter(|w| w.flags & flag::ACCENTED != 0) {
+                    // `âpres` is not `après`: the spelling in the original decides.
+                    let at = |k: usize| folded.origin.get(k).map(|&o| o as usize);
+                    let written = at(start)
+                        .zip(at(i))
+                        .and_then(|(s, e)| original.get(s..e))
+                        .unwrap_or("");
+                    if let Some(v) = self.lexicon.accented(word, written) {
+                        w.fr = v;
+                    }
+                }
                 let number = b[start].is_ascii_digit();
                 if number && entry.is_none() {
                     // `3h`, `45min`: a number fused with its unit.
@@ -482,27 +489,6 @@ impl Classifier {
             .or_else(|| cuts().find_map(|i| part(&body[i..], flag::HASHTAG_TAIL)))
     }
 
-    /// Gives the words whose accents change their valence (`âpres`, `tué`) the valence of
-    /// their spelling in `original`.
-    fn respell(&self, original: &str, folded: &Folded, toks: &mut [Tok]) {
-        for t in toks.iter_mut() {
-            if t.word.flags & flag::ACCENTED == 0 {
-                continue;
-            }
-            let span = |i: u32| folded.origin.get(i as usize).map(|&o| o as usize);
-            let written = span(t.start)
-                .zip(span(t.end))
-                .and_then(|(s, e)| original.get(s..e))
-                .unwrap_or("");
-            if let Some(v) = self
-                .lexicon
-                .accented(&folded.text[t.start as usize..t.end as usize], written)
-            {
-                t.word.fr = v;
-            }
-        }
-    }
-
     /// Looks a word up, trying the collapsed forms of an elongated word (`nuuuul`, `sooo`).
     fn lookup(&self, word: &str, elongated: bool, buf: &mut String) -> Option<Word> {
         if let Some(w) = self.lexicon.word(word) {
@@ -575,15 +561,19 @@ impl Classifier {
 /// The end of the word token that starts at `start`: letters and digits, with `'` inside a
 /// word (`don't`) but after an elided French article or pronoun (`d'`, `qu'`) a token of its
 /// own. Shared with the lexicon, which keys phrases by their first token.
+/// The up to three tokens before the one at `k` within its clause, nearest first, with how
+/// far back each is.
+fn clause_before(toks: &[Tok], k: usize) -> impl Iterator<Item = (usize, &Tok)> {
+    (1..=k.min(3))
+        .take_while(move |&back| !toks[k - back + 1].clause_start)
+        .map(move |back| (back, &toks[k - back]))
+}
+
 /// Where a failure of the function word at `k` is stated before it: a negator or a breaker
 /// up to three words back in the clause (`can't log in`, `not able to access`, `unable to
 /// stream`), with nothing that carries its own meaning in between (`can't wait to get`).
 fn failure_before(toks: &[Tok], k: usize) -> Option<usize> {
-    for back in 1..=3 {
-        if back > k || toks[k - back + 1].clause_start {
-            return None;
-        }
-        let p = &toks[k - back];
+    for (back, p) in clause_before(toks, k) {
         if p.word.flags & (flag::NEGATOR | flag::BREAKER) != 0 && !p.in_phrase {
             return Some(k - back);
         }

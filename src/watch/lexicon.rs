@@ -193,6 +193,7 @@ impl Lexicon {
     fn build(files: &[CueFile]) -> anyhow::Result<Lexicon> {
         let mut words: FxHashMap<Box<str>, Word> = FxHashMap::default();
         let mut phrases: FxHashMap<String, f32> = FxHashMap::default();
+        let mut accented: FxHashMap<u64, Vec<(String, f32)>> = FxHashMap::default();
         let put = |words: &mut FxHashMap<Box<str>, Word>,
                    phrases: &mut FxHashMap<String, f32>,
                    term: &str,
@@ -244,6 +245,14 @@ impl Lexicon {
             for (term, &v) in &file.phrases {
                 phrases.insert(fold(term.trim()), v);
             }
+            for (term, &v) in &file.accented {
+                let term = term.trim().to_lowercase();
+                let folded = fold(&term);
+                let spellings = accented.entry(key(&folded)).or_default();
+                spellings.retain(|(s, _)| *s != term);
+                spellings.push((term, v));
+                words.entry(folded.into_boxed_str()).or_default().flags |= flag::ACCENTED;
+            }
             let g = &file.grammar;
             let mut mark = |list: &[String], f: u32| {
                 for term in list {
@@ -284,20 +293,6 @@ impl Lexicon {
             {
                 w.en = 0.0;
                 w.fr = 0.0;
-            }
-        }
-        let mut accented: FxHashMap<u64, Vec<(String, f32)>> = FxHashMap::default();
-        for file in files {
-            for (term, &v) in &file.accented {
-                let term = term.trim().to_lowercase();
-                let folded = fold(&term);
-                words
-                    .entry(folded.clone().into_boxed_str())
-                    .or_default()
-                    .flags |= flag::ACCENTED;
-                let spellings = accented.entry(key(&folded)).or_default();
-                spellings.retain(|(s, _)| *s != term);
-                spellings.push((term, v));
             }
         }
         let mut phrases: Vec<Phrase> = phrases
