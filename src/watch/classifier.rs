@@ -558,9 +558,6 @@ impl Classifier {
     }
 }
 
-/// The end of the word token that starts at `start`: letters and digits, with `'` inside a
-/// word (`don't`) but after an elided French article or pronoun (`d'`, `qu'`) a token of its
-/// own. Shared with the lexicon, which keys phrases by their first token.
 /// The up to three tokens before the one at `k` within its clause, nearest first, with how
 /// far back each is.
 fn clause_before(toks: &[Tok], k: usize) -> impl Iterator<Item = (usize, &Tok)> {
@@ -611,6 +608,9 @@ fn neutralise_compounds(text: &str, toks: &mut [Tok]) {
     }
 }
 
+/// The end of the word token that starts at `start`: letters and digits, with `'` inside a
+/// word (`don't`) but after an elided French article or pronoun (`d'`, `qu'`) a token of its
+/// own. Shared with the lexicon, which keys phrases by their first token.
 pub(crate) fn word_end(text: &str, start: usize) -> usize {
     let b = text.as_bytes();
     let mut i = start;
@@ -635,8 +635,18 @@ pub(crate) fn word_end(text: &str, start: usize) -> usize {
 /// A letter repeated three times or more in a row (`nuuuul`).
 #[inline]
 fn has_elongation(word: &[u8]) -> bool {
-    word.windows(3)
-        .any(|w| w[0] == w[1] && w[1] == w[2] && w[0].is_ascii_alphabetic())
+    let (mut prev, mut run) = (0u8, 0u8);
+    for &c in word {
+        if c != prev {
+            (prev, run) = (c, 1);
+        } else {
+            run = run.saturating_add(1);
+            if run >= 3 && c.is_ascii_alphabetic() {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// A word's valence in a language; with none known, the mean of what both lexicons say.

@@ -231,24 +231,19 @@ impl Matcher {
                     i += text[i..].chars().next().map_or(1, char::len_utf8);
                     continue;
                 }
-                // A word: hash it as it is read (FNV-1a, as `word_key`).
+                // A word: its end, then its hash.
                 let start = i;
-                let mut h: u64 = 0xcbf2_9ce4_8422_2325;
                 while i < b.len() {
                     let c = b[i];
-                    let len = if c.is_ascii_alphanumeric() {
+                    i += if c.is_ascii_alphanumeric() {
                         1
                     } else if c >= 0x80 && word_at(text, i) {
                         text[i..].chars().next().map_or(1, char::len_utf8)
                     } else {
                         break;
                     };
-                    for &x in &b[i..i + len] {
-                        h ^= x as u64;
-                        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-                    }
-                    i += len;
                 }
+                let h = word_key(&text[start..i]);
                 if let Some(ids) = self.words.get(&h) {
                     let word = &text[start..i];
                     for &id in ids {
