@@ -200,7 +200,10 @@ impl Classifier {
                 if back <= 2 && p.word.flags & flag::INTENSIFIER != 0 {
                     v *= 1.0 + p.word.boost;
                 }
-                if p.word.flags & flag::NEGATOR != 0 && !negated {
+                // `couldn't be happier`, `can't recommend enough`: an idiom, not a negation.
+                let idiom = p.word.flags & flag::INCAPACITY != 0
+                    && toks[k - back + 1].word.flags & flag::IDIOM != 0;
+                if p.word.flags & flag::NEGATOR != 0 && !negated && !idiom {
                     negated = true;
                     cue_start = p.start;
                 }
@@ -275,8 +278,12 @@ impl Classifier {
                 }
             }
             // `can't log in`, `no reply`, `unable to access`, `marche pas`: a failure of
-            // something meant to work, stated with no evaluative word.
-            if t.word.flags & flag::FUNCTION != 0 && !t.in_phrase {
+            // something meant to work, stated with no evaluative word (`can't get enough` is
+            // an idiom).
+            let idiom_next = toks
+                .get(k + 1)
+                .is_some_and(|n| !n.clause_start && n.word.flags & flag::IDIOM != 0);
+            if t.word.flags & flag::FUNCTION != 0 && !t.in_phrase && !idiom_next {
                 if let Some(from) = failure_before(toks, k).or_else(|| {
                     toks.get(k + 1)
                         .filter(|n| !n.clause_start && n.word.flags & flag::POST_NEGATOR != 0)
@@ -288,6 +295,33 @@ impl Classifier {
                         start: toks[from].start,
                         end: if from == k { toks[k + 1].end } else { t.end },
                     });
+                }
+            }
+            // `can't pick it up`, `unable to authorize`, `impossible de payer`: one cannot do
+            // something (what is meant to work has its own rule above), unless an idiom
+            // follows (`can't wait`, `can't thank you enough`).
+            if t.word.flags & flag::INCAPACITY != 0 && !t.in_phrase {
+                let next = || {
+                    toks[k + 1..]
+                        .iter()
+                        .take(2)
+                        .take_while(|o| !o.clause_start && !o.handle)
+                };
+                let verb = next().find(|o| {
+                    o.word.flags & (flag::STOP_EN | flag::STOP_FR) == 0
+                        || o.word.flags & flag::IDIOM != 0
+                });
+                if let Some(v) = verb {
+                    let idiom = next().any(|o| o.word.flags & flag::IDIOM != 0);
+                    let meant = v.word.flags & flag::FUNCTION != 0;
+                    if !idiom && !meant {
+                        fault = true;
+                        complaint += self.tuning.complaint_weight;
+                        scratch.cues.push(Cue {
+                            start: t.start,
+                            end: v.end,
+                        });
+                    }
                 }
             }
             // `3h d'attente`, `waiting for 2 weeks`: a duration with a waiting word.

@@ -65,6 +65,11 @@ pub mod flag {
     pub const HASHTAG_HEAD: u32 = 1 << 18;
     /// Ends a joined hashtag that says what the rest is (`#epicfail`, `#ecotaxegate`).
     pub const HASHTAG_TAIL: u32 = 1 << 19;
+    /// Says one cannot do something (`can't`, `cannot`, `unable`, `impossible`).
+    pub const INCAPACITY: u32 = 1 << 20;
+    /// After an incapacity, makes an idiom that is no complaint (`can't wait`, `can't
+    /// thank you enough`, `couldn't be happier`).
+    pub const IDIOM: u32 = 1 << 21;
 }
 
 /// What the lexicon knows of one folded word.
@@ -152,6 +157,10 @@ struct Grammar {
     functions: Vec<String>,
     #[serde(default)]
     breakers: Vec<String>,
+    #[serde(default)]
+    incapacities: Vec<String>,
+    #[serde(default)]
+    idioms: Vec<String>,
     #[serde(default)]
     courtesy: Vec<String>,
     #[serde(default)]
@@ -272,6 +281,8 @@ impl Lexicon {
             mark(&g.waits, flag::WAIT);
             mark(&g.functions, flag::FUNCTION);
             mark(&g.breakers, flag::BREAKER);
+            mark(&g.incapacities, flag::INCAPACITY);
+            mark(&g.idioms, flag::IDIOM);
             mark(&g.courtesy, flag::COURTESY);
             mark(&g.hashtag_heads, flag::HASHTAG_HEAD);
             mark(&g.hashtag_tails, flag::HASHTAG_TAIL);

@@ -200,6 +200,17 @@ fn a_failure_of_something_meant_to_work_is_a_complaint() {
 }
 
 #[test]
+fn saying_one_cannot_do_something_is_a_complaint_but_not_its_idioms() {
+    assert!(critical("I can't pick it up at the store").contains(&"can't pick".to_string()));
+    critical("unable to authorize my account");
+    critical("you cannot reach anyone at the front desk");
+    neutral("I can't wait to see the new store");
+    neutral("Can't thank you enough for the help");
+    neutral("I couldn't be happier with my order");
+    neutral("can't get enough of this new flavour");
+}
+
+#[test]
 fn courtesy_weighs_nothing_in_a_request_or_beside_a_failure() {
     // Before, `hi`, `please`, `help` and `thanks` cancelled the complaint.
     critical("Hi, please help, my parcel never arrived. Thanks");
