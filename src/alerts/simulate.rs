@@ -16,7 +16,7 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Gamma, Poisson};
 use serde::{Deserialize, Serialize};
 
-use super::{AlertEvent, EventKind};
+use super::{stats, AlertEvent, EventKind};
 
 /// A simulated name and its mentions per day.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -372,6 +372,8 @@ pub struct FactorRow {
     pub detected: u64,
     /// Delays from the burst's start to the open, minutes, sorted.
     pub delays: Vec<f64>,
+    /// The recall an oracle would expect, summed over eligible bursts (see [`oracle_power`]).
+    pub oracle: f64,
 }
 
 impl FactorRow {
@@ -381,6 +383,15 @@ impl FactorRow {
             f64::NAN
         } else {
             self.detected as f64 / self.eligible as f64
+        }
+    }
+
+    /// The recall that an oracle would expect on the same bursts (see [`oracle_power`]).
+    pub fn oracle_recall(&self) -> f64 {
+        if self.eligible == 0 {
+            f64::NAN
+        } else {
+            self.oracle / self.eligible as f64
         }
     }
 
@@ -398,15 +409,30 @@ impl FactorRow {
     }
 }
 
+/// The probability that an oracle detects a burst of `factor` times `expected` critical
+/// posts: it knows the burst's exact start, length and baseline, tests that one window with a
+/// Poisson tail, and may raise a false alarm on a window with probability `alpha` at most
+/// (one a bucket: `alpha` is the false-alert budget over the buckets it covers). No detector
+/// that must find the start and length itself, and estimate the baseline, does better: this
+/// bounds what a target of recall can ask at a given false-alert rate.
+pub fn oracle_power(expected: f64, factor: f64, alpha: f64) -> f64 {
+    // A negative binomial of this shape is a Poisson to well within the figures printed.
+    const POISSON: f64 = 1e7;
+    let threshold = stats::nb_quantile(1.0 - alpha, expected, POISSON) + 1;
+    stats::nb_sf(threshold, expected * factor, POISSON)
+}
+
 /// Matches alert opens with the truth. An open counts for a burst when it comes between the
 /// burst's start and its end plus `grace`; an alert already open at the start (the stream
-/// ran hot) counts with delay 0.
+/// ran hot) counts with delay 0. `alpha` is the oracle's false-alert probability per window
+/// (see [`oracle_power`]).
 pub fn evaluate(
     truth: &[Truth],
     events: &[AlertEvent],
     min_critical: u32,
     grace: Duration,
     entity_days: f64,
+    alpha: f64,
 ) -> EvalReport {
     let opens: Vec<&AlertEvent> = events
         .iter()
@@ -451,6 +477,9 @@ pub fn evaluate(
             }
         }
         row.eligible += eligible as u64;
+        if eligible {
+            row.oracle += oracle_power(tr.baseline_critical, tr.factor, alpha);
+        }
     }
     for r in &mut rows {
         r.delays.sort_by(f64::total_cmp);
@@ -459,4 +488,24 @@ pub fn evaluate(
     report.false_alerts = (0..opens.len()).filter(|i| !used[*i]).count() as u64;
     report.by_factor = rows;
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // One false alert per 30 days with a test every 15 minutes.
+    const ALPHA: f64 = 15.0 / (30.0 * 24.0 * 60.0);
+
+    #[test]
+    fn the_oracle_bound_is_the_power_of_a_poisson_test_at_the_false_alert_budget() {
+        // 4.5 critical posts expected in 30 minutes: the test needs 14 to keep its false
+        // alerts under budget, which a 3x burst (13.5 expected) reaches about half the time.
+        let p = oracle_power(4.5, 3.0, ALPHA);
+        assert!((0.44..0.52).contains(&p), "{p}");
+        // A big name's burst is always seen, and no burst at all at most at the budget.
+        assert!(oracle_power(40.0, 3.0, ALPHA) > 0.999);
+        assert!(oracle_power(4.5, 1.0, ALPHA) <= ALPHA);
+        assert!(oracle_power(4.5, 5.0, ALPHA) > p);
+    }
 }

@@ -173,6 +173,8 @@ pub fn eval_alerts(config: &Config, args: EvalAlertsArgs) -> anyhow::Result<()> 
         config.alerts.min_critical,
         chrono::Duration::minutes(2 * bucket),
         days.ceil() * entities.len() as f64,
+        // One false alert per name per 30 days, one test a bucket.
+        bucket as f64 / (30.0 * 24.0 * 60.0),
     );
     println!(
         "sensitivity {}, buckets of {bucket} min; {} posts replayed in {:.1} s ({:.0} posts/s), {} critical mentions of {} mentions",
@@ -183,10 +185,10 @@ pub fn eval_alerts(config: &Config, args: EvalAlertsArgs) -> anyhow::Result<()> 
         stats.critical,
         stats.kept
     );
-    println!("burst   bursts  eligible  detected  recall  median delay");
+    println!("burst   bursts  eligible  detected  recall  oracle  median delay");
     for r in &report.by_factor {
         println!(
-            "{:>4}x  {:>7}  {:>8}  {:>8}  {:>6}  {}",
+            "{:>4}x  {:>7}  {:>8}  {:>8}  {:>6}  {:>6}  {}",
             r.factor,
             r.bursts,
             r.eligible,
@@ -195,6 +197,11 @@ pub fn eval_alerts(config: &Config, args: EvalAlertsArgs) -> anyhow::Result<()> 
                 "-".to_string()
             } else {
                 format!("{:.2}", r.recall())
+            },
+            if r.eligible == 0 {
+                "-".to_string()
+            } else {
+                format!("{:.2}", r.oracle_recall())
             },
             if r.delays.is_empty() {
                 "-".to_string()
