@@ -379,19 +379,19 @@ pub struct FactorRow {
 impl FactorRow {
     /// Detected over eligible.
     pub fn recall(&self) -> f64 {
-        if self.eligible == 0 {
-            f64::NAN
-        } else {
-            self.detected as f64 / self.eligible as f64
-        }
+        self.per_eligible(self.detected as f64)
     }
 
     /// The recall that an oracle would expect on the same bursts (see [`oracle_power`]).
     pub fn oracle_recall(&self) -> f64 {
+        self.per_eligible(self.oracle)
+    }
+
+    fn per_eligible(&self, x: f64) -> f64 {
         if self.eligible == 0 {
             f64::NAN
         } else {
-            self.oracle / self.eligible as f64
+            x / self.eligible as f64
         }
     }
 

@@ -186,6 +186,8 @@ pub fn eval_alerts(config: &Config, args: EvalAlertsArgs) -> anyhow::Result<()> 
         stats.kept
     );
     println!("burst   bursts  eligible  detected  recall  oracle  median delay");
+    // Figures of a row with no eligible burst (or no delay) are NaN: shown as `-`.
+    let shown = |x: f64, text: String| if x.is_nan() { "-".to_string() } else { text };
     for r in &report.by_factor {
         println!(
             "{:>4}x  {:>7}  {:>8}  {:>8}  {:>6}  {:>6}  {}",
@@ -193,21 +195,9 @@ pub fn eval_alerts(config: &Config, args: EvalAlertsArgs) -> anyhow::Result<()> 
             r.bursts,
             r.eligible,
             r.detected,
-            if r.eligible == 0 {
-                "-".to_string()
-            } else {
-                format!("{:.2}", r.recall())
-            },
-            if r.eligible == 0 {
-                "-".to_string()
-            } else {
-                format!("{:.2}", r.oracle_recall())
-            },
-            if r.delays.is_empty() {
-                "-".to_string()
-            } else {
-                format!("{:.0} min", r.median_delay())
-            }
+            shown(r.recall(), format!("{:.2}", r.recall())),
+            shown(r.oracle_recall(), format!("{:.2}", r.oracle_recall())),
+            shown(r.median_delay(), format!("{:.0} min", r.median_delay())),
         );
     }
     let per_30 = report.false_alerts as f64 / report.entity_days * 30.0;

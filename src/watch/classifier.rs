@@ -201,9 +201,10 @@ impl Classifier {
                     v *= 1.0 + p.word.boost;
                 }
                 // `couldn't be happier`, `can't recommend enough`: an idiom, not a negation.
-                let idiom = p.word.flags & flag::INCAPACITY != 0
-                    && toks[k - back + 1].word.flags & flag::IDIOM != 0;
-                if p.word.flags & flag::NEGATOR != 0 && !negated && !idiom {
+                if p.word.flags & flag::NEGATOR != 0
+                    && !negated
+                    && !(p.word.flags & flag::INCAPACITY != 0 && idiom_within(toks, k - back, 1))
+                {
                     negated = true;
                     cue_start = p.start;
                 }
@@ -280,10 +281,7 @@ impl Classifier {
             // `can't log in`, `no reply`, `unable to access`, `marche pas`: a failure of
             // something meant to work, stated with no evaluative word (`can't get enough` is
             // an idiom).
-            let idiom_next = toks
-                .get(k + 1)
-                .is_some_and(|n| !n.clause_start && n.word.flags & flag::IDIOM != 0);
-            if t.word.flags & flag::FUNCTION != 0 && !t.in_phrase && !idiom_next {
+            if t.word.flags & flag::FUNCTION != 0 && !t.in_phrase && !idiom_within(toks, k, 1) {
                 if let Some(from) = failure_before(toks, k).or_else(|| {
                     toks.get(k + 1)
                         .filter(|n| !n.clause_start && n.word.flags & flag::POST_NEGATOR != 0)
@@ -312,9 +310,8 @@ impl Classifier {
                         || o.word.flags & flag::IDIOM != 0
                 });
                 if let Some(v) = verb {
-                    let idiom = next().any(|o| o.word.flags & flag::IDIOM != 0);
                     let meant = v.word.flags & flag::FUNCTION != 0;
-                    if !idiom && !meant {
+                    if !meant && !idiom_within(toks, k, 2) {
                         fault = true;
                         complaint += self.tuning.complaint_weight;
                         scratch.cues.push(Cue {
@@ -598,6 +595,16 @@ fn clause_before(toks: &[Tok], k: usize) -> impl Iterator<Item = (usize, &Tok)> 
     (1..=k.min(3))
         .take_while(move |&back| !toks[k - back + 1].clause_start)
         .map(move |back| (back, &toks[k - back]))
+}
+
+/// Whether one of the up to `n` tokens after the one at `k`, in its clause, makes an idiom
+/// with it (`can't wait`, `couldn't be happier`, `can't get enough`).
+fn idiom_within(toks: &[Tok], k: usize, n: usize) -> bool {
+    toks[k + 1..]
+        .iter()
+        .take(n)
+        .take_while(|o| !o.clause_start && !o.handle)
+        .any(|o| o.word.flags & flag::IDIOM != 0)
 }
 
 /// Where a failure of the function word at `k` is stated before it: a negator or a breaker

@@ -246,6 +246,15 @@ mod tests {
         }
     }
 
+    /// `critical` corrections of parcels never received and `neutral` ones of parcels
+    /// `received` (all numbered, so each text differs), the lexicon's logit `logit` for all.
+    fn parcels(critical: usize, neutral: usize, received: &str, logit: f32) -> Vec<Example> {
+        (0..critical)
+            .map(|i| ex(&format!("colis {i} jamais recu"), logit, true))
+            .chain((0..neutral).map(|i| ex(&format!("colis {i} {received}"), logit, false)))
+            .collect()
+    }
+
     #[test]
     fn an_unfitted_model_is_the_lexicon_and_corrections_move_it() {
         let m = Model::fit(&[]);
@@ -255,11 +264,7 @@ mod tests {
             "the lexicon said neutral"
         );
         // The team says: parcels never received are complaints.
-        let train: Vec<Example> = (0..20)
-            .map(|i| ex(&format!("colis {i} jamais recu"), -1.0, true))
-            .chain((0..20).map(|i| ex(&format!("colis {i} bien recu merci"), -1.0, false)))
-            .collect();
-        let m = Model::fit(&train);
+        let m = Model::fit(&parcels(20, 20, "bien recu merci", -1.0));
         let e = ex("mon colis jamais recu", -1.0, true);
         assert!(m.probability(&e.features, e.logit) > 0.5);
         let n = ex("colis bien recu", -1.0, false);
@@ -276,11 +281,7 @@ mod tests {
     #[test]
     fn a_rare_critical_kind_is_still_learned() {
         // One critical correction for every nineteen neutral ones, as on brand feeds.
-        let train: Vec<Example> = (0..5)
-            .map(|i| ex(&format!("colis {i} jamais recu"), -2.0, true))
-            .chain((0..95).map(|i| ex(&format!("colis {i} bien recu"), -2.0, false)))
-            .collect();
-        let m = Model::fit(&train);
+        let m = Model::fit(&parcels(5, 95, "bien recu", -2.0));
         let e = ex("mon colis jamais recu", -2.0, true);
         assert!(m.probability(&e.features, e.logit) > 0.5);
         let n = ex("mon colis bien recu", -2.0, false);
