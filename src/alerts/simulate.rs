@@ -17,6 +17,7 @@ use rand_distr::{Distribution, Gamma, Poisson};
 use serde::{Deserialize, Serialize};
 
 use super::{stats, AlertEvent, EventKind};
+use crate::store::SLOT_SECS;
 
 /// A simulated name and its mentions per day.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -359,6 +360,31 @@ pub struct EvalReport {
     pub entity_days: f64,
 }
 
+impl EvalReport {
+    /// Adds another stream's figures to these (months of different seeds, pooled).
+    pub fn merge(&mut self, other: EvalReport) {
+        self.false_alerts += other.false_alerts;
+        self.opens += other.opens;
+        self.on_surges += other.on_surges;
+        self.entity_days += other.entity_days;
+        for o in other.by_factor {
+            match self.by_factor.iter_mut().find(|r| r.factor == o.factor) {
+                Some(r) => {
+                    r.bursts += o.bursts;
+                    r.eligible += o.eligible;
+                    r.detected += o.detected;
+                    r.delays.extend(o.delays);
+                    r.delays.sort_by(f64::total_cmp);
+                    r.oracle += o.oracle;
+                    r.oracle_delays.extend(o.oracle_delays);
+                }
+                None => self.by_factor.push(o),
+            }
+        }
+        self.by_factor.sort_by(|a, b| a.factor.total_cmp(&b.factor));
+    }
+}
+
 /// One burst factor's figures.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct FactorRow {
@@ -374,6 +400,9 @@ pub struct FactorRow {
     pub delays: Vec<f64>,
     /// The recall an oracle would expect, summed over eligible bursts (see [`oracle_power`]).
     pub oracle: f64,
+    /// The sequential oracle's first detections over eligible bursts: (delay in minutes,
+    /// probability), pooled (see [`oracle_delays`]).
+    pub oracle_delays: Vec<(f64, f64)>,
 }
 
 impl FactorRow {
@@ -397,15 +426,13 @@ impl FactorRow {
 
     /// The median delay, minutes.
     pub fn median_delay(&self) -> f64 {
-        if self.delays.is_empty() {
-            return f64::NAN;
-        }
-        let n = self.delays.len();
-        if n % 2 == 1 {
-            self.delays[n / 2]
-        } else {
-            (self.delays[n / 2 - 1] + self.delays[n / 2]) / 2.0
-        }
+        weighted_median(self.delays.iter().map(|d| (*d, 1.0)).collect())
+    }
+
+    /// The median delay of the sequential oracle over the same bursts, minutes (see
+    /// [`oracle_delays`]).
+    pub fn oracle_delay(&self) -> f64 {
+        weighted_median(self.oracle_delays.clone())
     }
 }
 
@@ -420,6 +447,81 @@ pub fn oracle_power(expected: f64, factor: f64, alpha: f64) -> f64 {
     const POISSON: f64 = 1e7;
     let threshold = stats::nb_quantile(1.0 - alpha, expected, POISSON) + 1;
     stats::nb_sf(threshold, expected * factor, POISSON)
+}
+
+/// When a sequential oracle detects a burst of `factor` times `expected` critical posts over
+/// `minutes`: it knows the burst's start and baseline, and every `step` minutes from the
+/// start until `grace` after the end tests the window from the start to then with a
+/// Poisson tail at `alpha` and the `min_critical` floor, as the detector does with windows
+/// it must find. Returns `(delay in minutes, probability that the first detection comes
+/// then)` for each step: the exact first-passage law of the counts (a walk absorbed at the
+/// thresholds). Its median, pooled over bursts, bounds the delay a detector can reach.
+pub fn oracle_delays(
+    expected: f64,
+    minutes: f64,
+    factor: f64,
+    alpha: f64,
+    min_critical: u32,
+    (step, grace): (f64, f64),
+) -> Vec<(f64, f64)> {
+    const POISSON: f64 = 1e7;
+    if expected <= 0.0 || minutes <= 0.0 || step <= 0.0 {
+        return Vec::new();
+    }
+    let per_step = expected * step / minutes;
+    let steps = ((minutes + grace) / step).floor() as usize;
+    let threshold = |k: usize| {
+        let q = stats::nb_quantile(1.0 - alpha, per_step * k as f64, POISSON) + 1;
+        q.max(u64::from(min_critical)) as usize
+    };
+    // Probability of each count below the current threshold, not yet detected.
+    let mut alive = vec![1.0f64];
+    let mut out = Vec::with_capacity(steps);
+    for k in 1..=steps {
+        let rate = if k as f64 * step <= minutes {
+            factor * per_step
+        } else {
+            per_step
+        };
+        let t = threshold(k);
+        // Poisson increments, up to what can still matter below the threshold.
+        let mut inc = Vec::with_capacity(t + 1);
+        let mut p = (-rate).exp();
+        for j in 0..=t {
+            inc.push(p);
+            p *= rate / (j + 1) as f64;
+        }
+        let mut next = vec![0.0f64; t];
+        for (i, &a) in alive.iter().enumerate().filter(|(_, a)| **a > 0.0) {
+            for (j, &q) in inc.iter().enumerate().take(t.saturating_sub(i)) {
+                next[i + j] += a * q;
+            }
+        }
+        let before: f64 = alive.iter().sum();
+        let after: f64 = next.iter().sum();
+        out.push((k as f64 * step, (before - after).max(0.0)));
+        alive = next;
+    }
+    out
+}
+
+/// The median of a law of `(value, weight)`: the middle value, or the mean of the two
+/// values either side when the weight splits exactly between them; NaN when empty.
+pub fn weighted_median(mut law: Vec<(f64, f64)>) -> f64 {
+    law.retain(|x| x.1 > 0.0);
+    law.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let half = law.iter().map(|x| x.1).sum::<f64>() / 2.0;
+    let mut acc = 0.0;
+    for (i, &(v, w)) in law.iter().enumerate() {
+        acc += w;
+        if (acc - half).abs() <= 1e-9 * half {
+            return law.get(i + 1).map_or(v, |next| (v + next.0) / 2.0);
+        }
+        if acc > half {
+            return v;
+        }
+    }
+    f64::NAN
 }
 
 /// Matches alert opens with the truth. An open counts for a burst when it comes between the
@@ -479,6 +581,14 @@ pub fn evaluate(
         row.eligible += eligible as u64;
         if eligible {
             row.oracle += oracle_power(tr.baseline_critical, tr.factor, alpha);
+            row.oracle_delays.extend(oracle_delays(
+                tr.baseline_critical,
+                minutes as f64,
+                tr.factor,
+                alpha,
+                min_critical,
+                (SLOT_SECS as f64 / 60.0, grace.num_minutes() as f64),
+            ));
         }
     }
     for r in &mut rows {
@@ -507,5 +617,36 @@ mod tests {
         assert!(oracle_power(40.0, 3.0, ALPHA) > 0.999);
         assert!(oracle_power(4.5, 1.0, ALPHA) <= ALPHA);
         assert!(oracle_power(4.5, 5.0, ALPHA) > p);
+    }
+
+    #[test]
+    fn the_sequential_oracle_sees_a_big_burst_at_once_and_a_small_one_late() {
+        let law = |expected, factor| oracle_delays(expected, 30.0, factor, ALPHA, 10, (5.0, 30.0));
+        // 40 critical posts expected in 30 minutes, 120 in the burst: 20 in its first five
+        // minutes, above the floor and the test's threshold.
+        let big = law(40.0, 3.0);
+        assert_eq!(big.len(), 12);
+        assert!(big[0].1 > 0.5, "{big:?}");
+        assert_eq!(weighted_median(big.clone()), 5.0);
+        // 4.5 expected, 13.5 in the burst: the floor of 10 alone takes most of the burst.
+        let small = law(4.5, 3.0);
+        let seen: f64 = small.iter().map(|x| x.1).sum();
+        assert!(seen > 0.3 && seen < 1.0, "{seen}");
+        assert!(weighted_median(small) >= 20.0);
+        // No burst: detections stay near the budget, one per step at most.
+        let none: f64 = law(4.5, 1.0).iter().map(|x| x.1).sum();
+        assert!(none <= 12.0 * ALPHA, "{none}");
+    }
+
+    #[test]
+    fn a_weighted_median_splits_evenly_like_a_median() {
+        let ones = |v: &[f64]| v.iter().map(|x| (*x, 1.0)).collect::<Vec<_>>();
+        assert_eq!(weighted_median(ones(&[22.0, 6.0, 29.0, 9.0])), 15.5);
+        assert_eq!(weighted_median(ones(&[3.0, 1.0, 2.0])), 2.0);
+        assert_eq!(
+            weighted_median(vec![(5.0, 0.7), (10.0, 0.2), (15.0, 0.1)]),
+            5.0
+        );
+        assert!(weighted_median(Vec::new()).is_nan());
     }
 }

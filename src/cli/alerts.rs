@@ -77,9 +77,9 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
 /// Arguments of `veille eval-alerts`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct EvalAlertsArgs {
-    /// A directory written by `veille simulate`.
-    #[arg(default_value = "data/sim")]
-    pub dir: PathBuf,
+    /// Directories written by `veille simulate`; several (other seeds) are pooled.
+    #[arg(default_value = "data/sim", num_args = 1..)]
+    pub dirs: Vec<PathBuf>,
     /// The sensitivity evaluated (the config's by default).
     #[arg(long)]
     pub sensitivity: Option<String>,
@@ -113,10 +113,68 @@ pub fn replay_with_alerts(
     Ok((runner, stats?))
 }
 
-/// Runs `veille eval-alerts`.
+/// Runs `veille eval-alerts`: each directory replayed into a store of its own, the figures
+/// pooled over all of them.
 pub fn eval_alerts(config: &Config, args: EvalAlertsArgs) -> anyhow::Result<()> {
-    let truth: Vec<Truth> = std::fs::read_to_string(args.dir.join("truth.jsonl"))
-        .map_err(|e| anyhow::anyhow!("reading {}: {e}", args.dir.join("truth.jsonl").display()))?
+    let mut config = config.clone();
+    if let Some(s) = &args.sensitivity {
+        config.alerts.sensitivity = Sensitivity::parse(s)
+            .ok_or_else(|| anyhow::anyhow!("unknown sensitivity {s:?}: low, medium or high"))?;
+    }
+    config.alerts.entities.clear();
+    config.rank.demo_data = false;
+    let mut report = simulate::EvalReport::default();
+    let mut latencies = Vec::new();
+    for dir in &args.dirs {
+        let (r, lat) = eval_one(&config, dir, args.events)?;
+        report.merge(r);
+        latencies.extend(lat);
+    }
+    println!("burst   bursts  eligible  detected  recall  oracle  median delay  oracle delay");
+    // Figures of a row with no eligible burst (or no delay) are NaN: shown as `-`.
+    let shown = |x: f64, text: String| if x.is_nan() { "-".to_string() } else { text };
+    for r in &report.by_factor {
+        println!(
+            "{:>4}x  {:>7}  {:>8}  {:>8}  {:>6}  {:>6}  {:>12}  {:>12}",
+            r.factor,
+            r.bursts,
+            r.eligible,
+            r.detected,
+            shown(r.recall(), format!("{:.2}", r.recall())),
+            shown(r.oracle_recall(), format!("{:.2}", r.oracle_recall())),
+            shown(r.median_delay(), format!("{:.0} min", r.median_delay())),
+            shown(r.oracle_delay(), format!("{:.0} min", r.oracle_delay())),
+        );
+    }
+    let per_30 = report.false_alerts as f64 / report.entity_days * 30.0;
+    println!(
+        "alerts opened: {}; false: {} ({} on neutral surges), {:.2} per name per 30 days",
+        report.opens, report.false_alerts, report.on_surges, per_30
+    );
+    let mut lat: Vec<f64> = latencies.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    lat.sort_by(f64::total_cmp);
+    if !lat.is_empty() {
+        let q = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];
+        println!(
+            "latency from a post read to its alert delivered: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} events)",
+            q(0.5),
+            q(0.99),
+            lat[lat.len() - 1],
+            lat.len()
+        );
+    }
+    Ok(())
+}
+
+/// Replays one simulated stream with the detector on, in a store of its own: its report
+/// and the latencies of its alerts.
+fn eval_one(
+    config: &Config,
+    dir: &Path,
+    events: bool,
+) -> anyhow::Result<(simulate::EvalReport, Vec<std::time::Duration>)> {
+    let truth: Vec<Truth> = std::fs::read_to_string(dir.join("truth.jsonl"))
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", dir.join("truth.jsonl").display()))?
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(serde_json::from_str)
@@ -124,8 +182,8 @@ pub fn eval_alerts(config: &Config, args: EvalAlertsArgs) -> anyhow::Result<()> 
     let mut names: Vec<String> = truth.iter().map(|t| t.entity.clone()).collect();
     names.sort();
     names.dedup();
-    let entities: Vec<EntitySpec> = match std::fs::metadata(args.dir.join("watch.toml")) {
-        Ok(_) => crate::config::read_watch_file(&args.dir.join("watch.toml"))?,
+    let entities: Vec<EntitySpec> = match std::fs::metadata(dir.join("watch.toml")) {
+        Ok(_) => crate::config::read_watch_file(&dir.join("watch.toml"))?,
         Err(_) => names
             .iter()
             .map(|n| EntitySpec {
@@ -138,26 +196,21 @@ pub fn eval_alerts(config: &Config, args: EvalAlertsArgs) -> anyhow::Result<()> 
             .collect(),
     };
     let mut config = config.clone();
-    if let Some(s) = &args.sensitivity {
-        config.alerts.sensitivity = Sensitivity::parse(s)
-            .ok_or_else(|| anyhow::anyhow!("unknown sensitivity {s:?}: low, medium or high"))?;
-    }
-    config.alerts.entities.clear();
-    let dir = tempfile_dir()?;
-    config.store.path = dir.join("store");
-    config.rank.demo_data = false;
+    let tmp = tempfile_dir()?;
+    config.store.path = tmp.join("store");
     let ctx = Context::open(config.clone(), entities.clone())?.learned()?;
-    let posts = args.dir.join("posts.jsonl");
-    let notifiers: Vec<Box<dyn Notifier>> = if args.events {
+    let posts = dir.join("posts.jsonl");
+    let notifiers: Vec<Box<dyn Notifier>> = if events {
         vec![Box::new(JsonlNotifier::new(Box::new(std::io::stdout())))]
     } else {
         Vec::new()
     };
     let started = std::time::Instant::now();
-    let (runner, stats) = replay_with_alerts(&ctx, vec![posts], true, notifiers)?;
+    let replayed = replay_with_alerts(&ctx, vec![posts], true, notifiers);
     let elapsed = started.elapsed().as_secs_f64();
     drop(ctx);
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&tmp);
+    let (runner, stats) = replayed?;
     // The span from the first burst to the last: shorter than the stream, so the false
     // alerts per 30 days are, if anything, overstated.
     let first = truth.iter().map(|t| t.start).min();
@@ -177,7 +230,8 @@ pub fn eval_alerts(config: &Config, args: EvalAlertsArgs) -> anyhow::Result<()> 
         bucket as f64 / (30.0 * 24.0 * 60.0),
     );
     println!(
-        "sensitivity {}, buckets of {bucket} min; {} posts replayed in {:.1} s ({:.0} posts/s), {} critical mentions of {} mentions",
+        "{}: sensitivity {}, buckets of {bucket} min; {} posts replayed in {:.1} s ({:.0} posts/s), {} critical mentions of {} mentions",
+        dir.display(),
         config.alerts.sensitivity.id(),
         stats.posts,
         elapsed,
@@ -185,43 +239,7 @@ pub fn eval_alerts(config: &Config, args: EvalAlertsArgs) -> anyhow::Result<()> 
         stats.critical,
         stats.kept
     );
-    println!("burst   bursts  eligible  detected  recall  oracle  median delay");
-    // Figures of a row with no eligible burst (or no delay) are NaN: shown as `-`.
-    let shown = |x: f64, text: String| if x.is_nan() { "-".to_string() } else { text };
-    for r in &report.by_factor {
-        println!(
-            "{:>4}x  {:>7}  {:>8}  {:>8}  {:>6}  {:>6}  {}",
-            r.factor,
-            r.bursts,
-            r.eligible,
-            r.detected,
-            shown(r.recall(), format!("{:.2}", r.recall())),
-            shown(r.oracle_recall(), format!("{:.2}", r.oracle_recall())),
-            shown(r.median_delay(), format!("{:.0} min", r.median_delay())),
-        );
-    }
-    let per_30 = report.false_alerts as f64 / report.entity_days * 30.0;
-    println!(
-        "alerts opened: {}; false: {} ({} on neutral surges), {:.2} per name per 30 days",
-        report.opens, report.false_alerts, report.on_surges, per_30
-    );
-    let mut lat: Vec<f64> = runner
-        .latencies
-        .iter()
-        .map(|d| d.as_secs_f64() * 1000.0)
-        .collect();
-    lat.sort_by(f64::total_cmp);
-    if !lat.is_empty() {
-        let q = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];
-        println!(
-            "latency from a post read to its alert delivered: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} events)",
-            q(0.5),
-            q(0.99),
-            lat[lat.len() - 1],
-            lat.len()
-        );
-    }
-    Ok(())
+    Ok((report, runner.latencies))
 }
 
 fn tempfile_dir() -> anyhow::Result<PathBuf> {
