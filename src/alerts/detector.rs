@@ -47,8 +47,8 @@ use crate::ingest::Committed;
 use crate::model::Label;
 use crate::store::{Counts, SlotCounts, Store, ALL_POSTS, SLOT_SECS};
 
-/// Window lengths tested, in slots of 5 minutes (`0` stands for 1, 2, 4 and 8 buckets):
-/// short windows see a sharp spike within minutes, long ones a slow one.
+/// Short window lengths tested, in slots of 5 minutes: they see a sharp spike within
+/// minutes, the [`BUCKET_WINDOWS`] a slow one.
 const SHORT_WINDOWS: [i64; 2] = [1, 2];
 /// Window lengths in buckets.
 const BUCKET_WINDOWS: [i64; 4] = [1, 2, 4, 8];
