@@ -374,7 +374,6 @@ impl EvalReport {
                     r.eligible += o.eligible;
                     r.detected += o.detected;
                     r.delays.extend(o.delays);
-                    r.delays.sort_by(f64::total_cmp);
                     r.oracle += o.oracle;
                     r.oracle_delays.extend(o.oracle_delays);
                 }
@@ -396,7 +395,7 @@ pub struct FactorRow {
     pub eligible: u64,
     /// Detected among them.
     pub detected: u64,
-    /// Delays from the burst's start to the open, minutes, sorted.
+    /// Delays from the burst's start to the open, minutes.
     pub delays: Vec<f64>,
     /// The recall an oracle would expect, summed over eligible bursts (see [`oracle_power`]).
     pub oracle: f64,
@@ -443,10 +442,20 @@ impl FactorRow {
 /// that must find the start and length itself, and estimate the baseline, does better: this
 /// bounds what a target of recall can ask at a given false-alert rate.
 pub fn oracle_power(expected: f64, factor: f64, alpha: f64) -> f64 {
-    // A negative binomial of this shape is a Poisson to well within the figures printed.
-    const POISSON: f64 = 1e7;
-    let threshold = stats::nb_quantile(1.0 - alpha, expected, POISSON) + 1;
-    stats::nb_sf(threshold, expected * factor, POISSON)
+    stats::nb_sf(
+        poisson_threshold(expected, alpha),
+        expected * factor,
+        POISSON,
+    )
+}
+
+/// A negative binomial of this shape is a Poisson to well within the figures printed.
+const POISSON: f64 = 1e7;
+
+/// The smallest count whose Poisson tail under `expected` is below `alpha`: the oracle's
+/// test threshold.
+fn poisson_threshold(expected: f64, alpha: f64) -> u64 {
+    stats::nb_quantile(1.0 - alpha, expected, POISSON) + 1
 }
 
 /// When a sequential oracle detects a burst of `factor` times `expected` critical posts over
@@ -464,18 +473,17 @@ pub fn oracle_delays(
     min_critical: u32,
     (step, grace): (f64, f64),
 ) -> Vec<(f64, f64)> {
-    const POISSON: f64 = 1e7;
     if expected <= 0.0 || minutes <= 0.0 || step <= 0.0 {
         return Vec::new();
     }
     let per_step = expected * step / minutes;
     let steps = ((minutes + grace) / step).floor() as usize;
     let threshold = |k: usize| {
-        let q = stats::nb_quantile(1.0 - alpha, per_step * k as f64, POISSON) + 1;
-        q.max(u64::from(min_critical)) as usize
+        poisson_threshold(per_step * k as f64, alpha).max(u64::from(min_critical)) as usize
     };
     // Probability of each count below the current threshold, not yet detected.
     let mut alive = vec![1.0f64];
+    let mut undetected = 1.0;
     let mut out = Vec::with_capacity(steps);
     for k in 1..=steps {
         let rate = if k as f64 * step <= minutes {
@@ -497,10 +505,9 @@ pub fn oracle_delays(
                 next[i + j] += a * q;
             }
         }
-        let before: f64 = alive.iter().sum();
         let after: f64 = next.iter().sum();
-        out.push((k as f64 * step, (before - after).max(0.0)));
-        alive = next;
+        out.push((k as f64 * step, (undetected - after).max(0.0)));
+        (alive, undetected) = (next, after);
     }
     out
 }
@@ -590,9 +597,6 @@ pub fn evaluate(
                 (SLOT_SECS as f64 / 60.0, grace.num_minutes() as f64),
             ));
         }
-    }
-    for r in &mut rows {
-        r.delays.sort_by(f64::total_cmp);
     }
     rows.sort_by(|a, b| a.factor.total_cmp(&b.factor));
     report.false_alerts = (0..opens.len()).filter(|i| !used[*i]).count() as u64;

@@ -299,16 +299,14 @@ impl Classifier {
             // something (what is meant to work has its own rule above), unless an idiom
             // follows (`can't wait`, `can't thank you enough`).
             if t.word.flags & flag::INCAPACITY != 0 && !t.in_phrase {
-                let next = || {
-                    toks[k + 1..]
-                        .iter()
-                        .take(2)
-                        .take_while(|o| !o.clause_start && !o.handle)
-                };
-                let verb = next().find(|o| {
-                    o.word.flags & (flag::STOP_EN | flag::STOP_FR) == 0
-                        || o.word.flags & flag::IDIOM != 0
-                });
+                let verb = toks[k + 1..]
+                    .iter()
+                    .take(2)
+                    .take_while(|o| !o.clause_start && !o.handle)
+                    .find(|o| {
+                        o.word.flags & (flag::STOP_EN | flag::STOP_FR) == 0
+                            || o.word.flags & flag::IDIOM != 0
+                    });
                 if let Some(v) = verb {
                     let meant = v.word.flags & flag::FUNCTION != 0;
                     if !meant && !idiom_within(toks, k, 2) {

@@ -101,14 +101,14 @@ pub struct Phrase {
 /// The whole vocabulary, ready for lookups.
 #[derive(Debug, Clone)]
 pub struct Lexicon {
-    /// Keyed by [`key`], a 64-bit hash of the folded word: a lookup touches one table slot
-    /// and never a separate key string (checked collision-free when built).
+    /// Keyed by [`word_key`], a 64-bit hash of the folded word: a lookup touches one table
+    /// slot and never a separate key string (checked collision-free when built).
     words: HashMap<u64, Word, BuildHasherDefault<IdentityHasher>>,
     phrases: Vec<Phrase>,
-    /// Phrase ids by the [`key`] of their first token, longest first.
+    /// Phrase ids by the [`word_key`] of their first token, longest first.
     phrase_starts: HashMap<u64, Vec<u32>, BuildHasherDefault<IdentityHasher>>,
-    /// Spellings whose valence differs from their folded form's (`âpres`), by [`key`] of the
-    /// folded form: (the spelling in lower case, its valence in French).
+    /// Spellings whose valence differs from their folded form's (`âpres`), by [`word_key`] of
+    /// the folded form: (the spelling in lower case, its valence in French).
     accented: FxHashMap<u64, Vec<(String, f32)>>,
 }
 
@@ -257,7 +257,7 @@ impl Lexicon {
             for (term, &v) in &file.accented {
                 let term = term.trim().to_lowercase();
                 let folded = fold(&term);
-                let spellings = accented.entry(key(&folded)).or_default();
+                let spellings = accented.entry(word_key(&folded)).or_default();
                 spellings.retain(|(s, _)| *s != term);
                 spellings.push((term, v));
                 words.entry(folded.into_boxed_str()).or_default().flags |= flag::ACCENTED;
@@ -328,13 +328,16 @@ impl Lexicon {
                 &p.text[..p.text.len().min(2)]
             };
             words.entry(first.into()).or_default().flags |= flag::PHRASE_START;
-            phrase_starts.entry(key(first)).or_default().push(id as u32);
+            phrase_starts
+                .entry(word_key(first))
+                .or_default()
+                .push(id as u32);
         }
         let mut table: HashMap<u64, Word, BuildHasherDefault<IdentityHasher>> = HashMap::default();
         table.reserve(words.len());
         for (term, w) in words {
             anyhow::ensure!(
-                table.insert(key(&term), w).is_none(),
+                table.insert(word_key(&term), w).is_none(),
                 "two lexicon words share a hash; rename {term:?}"
             );
         }
@@ -349,13 +352,13 @@ impl Lexicon {
     /// Looks up a folded word.
     #[inline]
     pub fn word(&self, folded: &str) -> Option<&Word> {
-        self.words.get(&key(folded))
+        self.words.get(&word_key(folded))
     }
 
     /// The French valence of `folded` as written in `original` when its accents change it
     /// (`âpres`), or `None` when that spelling has no valence of its own.
     pub fn accented(&self, folded: &str, original: &str) -> Option<f32> {
-        let spellings = self.accented.get(&key(folded))?;
+        let spellings = self.accented.get(&word_key(folded))?;
         spellings
             .iter()
             .find(|(s, _)| s.chars().eq(original.chars().flat_map(char::to_lowercase)))
@@ -365,7 +368,7 @@ impl Lexicon {
     /// The phrases that start with the token `first`.
     pub fn phrases_from<'a>(&'a self, first: &str) -> impl Iterator<Item = &'a Phrase> + 'a {
         self.phrase_starts
-            .get(&key(first))
+            .get(&word_key(first))
             .into_iter()
             .flatten()
             .map(|&id| &self.phrases[id as usize])
@@ -385,11 +388,6 @@ impl Lexicon {
 /// A 64-bit hash of a folded word, the key of its lexicon entry.
 #[inline]
 pub fn word_key(word: &str) -> u64 {
-    key(word)
-}
-
-#[inline]
-fn key(word: &str) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     // Eight bytes a step (most words take one); each step's shift carries the high bits of
     // the product down, so that no later byte can cancel an earlier one.
