@@ -674,18 +674,8 @@ pub(crate) fn word_end(text: &str, start: usize) -> usize {
 /// A letter repeated three times or more in a row (`nuuuul`).
 #[inline]
 fn has_elongation(word: &[u8]) -> bool {
-    let (mut prev, mut run) = (0u8, 0u8);
-    for &c in word {
-        if c != prev {
-            (prev, run) = (c, 1);
-        } else {
-            run = run.saturating_add(1);
-            if run >= 3 && c.is_ascii_alphabetic() {
-                return true;
-            }
-        }
-    }
-    false
+    word.windows(3)
+        .any(|w| w[0] == w[1] && w[1] == w[2] && w[0].is_ascii_alphabetic())
 }
 
 /// A word's valence in a language; with none known, the mean of what both lexicons say.
