@@ -716,7 +716,8 @@ pub fn commands() -> Vec<poise::Command<Data, Error>> {
     ]
 }
 
-/// A correction button pressed: recorded with who pressed it, confirmed to them alone.
+/// A correction button pressed: recorded with who pressed it (when they may: see
+/// [`correct`]), confirmed to them alone.
 async fn on_component(
     ctx: &serenity::Context,
     data: &Data,
@@ -735,7 +736,11 @@ async fn on_component(
         channel: press.channel_id.get(),
         user: press.user.id.get(),
         user_name: press.user.name.clone(),
-        can_manage: false,
+        can_manage: press
+            .member
+            .as_ref()
+            .and_then(|m| m.permissions)
+            .is_some_and(|p| p.manage_guild() || p.administrator()),
         lang: Lang::from_locale(&press.locale),
     };
     let (app, c) = (data.app.clone(), caller.clone());

@@ -1336,8 +1336,17 @@ fn status(app: &App, caller: &Caller) -> CommandResult<Reply> {
 }
 
 /// Records a person's correction of a verdict given earlier (the « Critique » and « Pas
-/// critique » buttons); the reply confirms it.
+/// critique » buttons); the reply confirms it. A correction retrains the classifier every
+/// server's verdicts come from, so it needs what changing a server's settings needs (Manage
+/// Server): a member who can merely read the channel cannot move it.
 pub fn correct(app: &App, caller: &Caller, verdict: &str, label: Label) -> CommandResult<Reply> {
+    if !caller.can_manage {
+        return Err(CommandError::user_in(
+            caller.lang,
+            "il faut la permission « Gérer le serveur » pour corriger un verdict : la correction entraîne le classifieur",
+            "correcting a verdict needs the Manage Server permission: corrections train the classifier",
+        ));
+    }
     let ctx = app.ctx();
     let Some(r) = ctx.store.verdict_ref(verdict)? else {
         return Err(CommandError::user_in(

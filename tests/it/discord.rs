@@ -216,8 +216,20 @@ async fn scenario() {
         ))
         .expect("again");
 
-    // A button press records the correction with who made it.
-    events.send(button(3005, &button_id)).expect("push");
+    // A member without Manage Server cannot move the classifier: told so, to them alone.
+    events.send(button(3006, &button_id, "0")).expect("push");
+    let refused = json_body(&wait_for(&server, 1, callback_of(3006)).await[0]);
+    assert_eq!(refused["data"]["flags"], 64);
+    let text = refused["data"]["content"].as_str().unwrap_or_default();
+    assert!(text.contains("Gérer le serveur"), "{refused}");
+    assert!(app
+        .ctx()
+        .store
+        .corrections()
+        .expect("corrections")
+        .is_empty());
+    // With it, a press records the correction with who made it.
+    events.send(button(3005, &button_id, "32")).expect("push");
     let thanks = json_body(&wait_for(&server, 1, callback_of(3005)).await[0]);
     assert_eq!(thanks["data"]["flags"], 64);
     let corrections = app.ctx().store.corrections().expect("corrections");

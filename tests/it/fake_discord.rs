@@ -171,12 +171,12 @@ pub fn interaction(id: u64, name: &str, options: Value, permissions: &str) -> Va
             "resolved": {"channels": {ALERTS: channel}}}})
 }
 
-pub fn button(id: u64, custom_id: &str) -> Value {
+pub fn button(id: u64, custom_id: &str, permissions: &str) -> Value {
     json!({"id": id.to_string(), "application_id": APP, "type": 3, "token": format!("tok{id}"), "version": 1,
         "locale": "fr", "entitlements": [], "attachment_size_limit": 8388608, "channel_id": CHANNEL,
         "guild_id": GUILD, "app_permissions": "2147483647",
         "member": {"user": {"id": "6001", "username": "bob"}, "roles": [], "deaf": false, "mute": false,
-            "flags": 0, "permissions": "0"},
+            "flags": 0, "permissions": permissions},
         "message": message_json(CHANNEL),
         "data": {"custom_id": custom_id, "component_type": 2}})
 }
