@@ -152,11 +152,17 @@ fn caller(ctx: &Ctx<'_>) -> Caller {
         channel: ctx.channel_id().get(),
         user: ctx.author().id.get(),
         user_name: ctx.author().name.clone(),
-        can_manage: member
-            .and_then(|m| m.permissions)
-            .is_some_and(|p| p.manage_guild() || p.administrator()),
+        can_manage: manages_server(member),
         lang,
     }
+}
+
+/// Whether the member who sent an interaction has Manage Server (or Administrator), as
+/// Discord resolved their permissions in that channel.
+fn manages_server(member: Option<&serenity::Member>) -> bool {
+    member
+        .and_then(|m| m.permissions)
+        .is_some_and(|p| p.manage_guild() || p.administrator())
 }
 
 /// Runs a request: answered directly when quick, deferred first when not; a user error is
@@ -736,11 +742,7 @@ async fn on_component(
         channel: press.channel_id.get(),
         user: press.user.id.get(),
         user_name: press.user.name.clone(),
-        can_manage: press
-            .member
-            .as_ref()
-            .and_then(|m| m.permissions)
-            .is_some_and(|p| p.manage_guild() || p.administrator()),
+        can_manage: manages_server(press.member.as_ref()),
         lang: Lang::from_locale(&press.locale),
     };
     let (app, c) = (data.app.clone(), caller.clone());

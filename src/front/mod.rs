@@ -293,6 +293,15 @@ impl Caller {
         }
     }
 
+    /// Refuses a caller without Manage Server, saying why in their language.
+    fn must_manage(&self, fr: &str, en: &str) -> CommandResult<()> {
+        if self.can_manage {
+            Ok(())
+        } else {
+            Err(CommandError::user_in(self.lang, fr, en))
+        }
+    }
+
     fn tr(&self, fr: impl Into<String>, en: impl Into<String>) -> String {
         match self.lang {
             Lang::Fr => fr.into(),
@@ -584,12 +593,11 @@ pub fn parse(line: &str, lang: Lang) -> CommandResult<Request> {
 /// A command that changes the server's settings is refused to a caller without Manage
 /// Server, whatever the front-end checked before.
 pub fn handle(app: &App, caller: &Caller, req: &Request) -> CommandResult<Reply> {
-    if req.changes_settings() && !caller.can_manage {
-        return Err(CommandError::user_in(
-            caller.lang,
+    if req.changes_settings() {
+        caller.must_manage(
             "il faut la permission « Gérer le serveur » pour cette commande",
             "this command needs the Manage Server permission",
-        ));
+        )?;
     }
     let lang = caller.lang;
     let ctx = app.ctx();
@@ -1340,13 +1348,10 @@ fn status(app: &App, caller: &Caller) -> CommandResult<Reply> {
 /// server's verdicts come from, so it needs what changing a server's settings needs (Manage
 /// Server): a member who can merely read the channel cannot move it.
 pub fn correct(app: &App, caller: &Caller, verdict: &str, label: Label) -> CommandResult<Reply> {
-    if !caller.can_manage {
-        return Err(CommandError::user_in(
-            caller.lang,
-            "il faut la permission « Gérer le serveur » pour corriger un verdict : la correction entraîne le classifieur",
-            "correcting a verdict needs the Manage Server permission: corrections train the classifier",
-        ));
-    }
+    caller.must_manage(
+        "il faut la permission « Gérer le serveur » pour corriger un verdict : la correction entraîne le classifieur",
+        "correcting a verdict needs the Manage Server permission: corrections train the classifier",
+    )?;
     let ctx = app.ctx();
     let Some(r) = ctx.store.verdict_ref(verdict)? else {
         return Err(CommandError::user_in(
