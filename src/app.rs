@@ -309,7 +309,7 @@ impl App {
         );
         tracker.spawn(async move {
             if retention {
-                let retention = ctx.config.retention();
+                let retention = crate::ingest::retention(&ctx.config);
                 let store = ctx.store.clone();
                 match tokio::task::spawn_blocking(move || store.apply_retention(retention)).await {
                     Ok(Ok((posts, counters))) => tracing::info!(posts, counters, "retention applied"),
@@ -325,7 +325,7 @@ impl App {
                 ..Options::default()
             };
             let shutdown = cancel.cancelled_owned();
-            let report = pipeline::run(&ctx, &tokens, options, Some(events), shutdown).await;
+            let report = pipeline::run(ctx.watching(), &tokens, options, Some(events), shutdown).await;
             let mut s = status.lock().unwrap_or_else(|p| p.into_inner());
             match report {
                 Ok(r) => {

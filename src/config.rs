@@ -14,7 +14,7 @@ use figment::Figment;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use crate::model::EntitySpec;
+use crate::model::{EntitySpec, Sensitivity};
 use crate::watch::classifier::Tuning;
 
 const BUNDLED_DEFAULT: &str = include_str!("../config/default.toml");
@@ -98,53 +98,6 @@ impl Default for StoreConfig {
             path: PathBuf::from("data/veille.db"),
             posts_retention_days: 90,
             counters_retention_days: 3650,
-        }
-    }
-}
-
-impl Config {
-    /// The retention periods, for [`crate::store::Store::apply_retention`]: alert slots are
-    /// kept as long as the alerts' baseline reads them, and a day more.
-    pub fn retention(&self) -> crate::store::Retention {
-        crate::store::Retention {
-            posts_days: self.store.posts_retention_days,
-            counters_days: self.store.counters_retention_days,
-            buckets_days: self.alerts.history_days + 1,
-        }
-    }
-}
-
-/// How readily an alert opens: the preset's p-value threshold and minimum ratio to the
-/// baseline (see `src/alerts/detector.rs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Sensitivity {
-    /// Only big spikes.
-    Low,
-    /// The default.
-    #[default]
-    Medium,
-    /// Smaller spikes too, at the cost of more alerts.
-    High,
-}
-
-impl Sensitivity {
-    /// `low`, `medium`, `high` (French `faible`, `moyenne`, `haute` accepted).
-    pub fn parse(s: &str) -> Option<Sensitivity> {
-        match crate::watch::fold::fold(s.trim()).as_str() {
-            "low" | "faible" | "basse" => Some(Sensitivity::Low),
-            "medium" | "moyenne" | "normale" | "default" => Some(Sensitivity::Medium),
-            "high" | "haute" | "forte" | "elevee" => Some(Sensitivity::High),
-            _ => None,
-        }
-    }
-
-    /// The lower-case name.
-    pub fn id(self) -> &'static str {
-        match self {
-            Sensitivity::Low => "low",
-            Sensitivity::Medium => "medium",
-            Sensitivity::High => "high",
         }
     }
 }

@@ -56,21 +56,7 @@ impl EntityKind {
 
     /// Reads a kind as users write it, in French or English, with or without accents.
     pub fn parse(input: &str) -> Option<EntityKind> {
-        let folded: String = input
-            .trim()
-            .chars()
-            .flat_map(char::to_lowercase)
-            .map(|c| match c {
-                'à' | 'â' | 'ä' => 'a',
-                'é' | 'è' | 'ê' | 'ë' => 'e',
-                'î' | 'ï' => 'i',
-                'ô' | 'ö' => 'o',
-                'ù' | 'û' | 'ü' => 'u',
-                'ç' => 'c',
-                '-' | '_' => ' ',
-                c => c,
-            })
-            .collect();
+        let folded = plain(input);
         let word = folded.trim_end_matches('s');
         Some(match word {
             "brand" | "marque" | "company" | "entreprise" | "product" | "produit" => {
@@ -324,6 +310,61 @@ impl Lang {
             Lang::Fr
         }
     }
+}
+
+/// How readily an alert opens: the preset's p-value threshold and minimum ratio to the
+/// baseline (see `src/alerts/detector.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Sensitivity {
+    /// Only big spikes.
+    Low,
+    /// The default.
+    #[default]
+    Medium,
+    /// Smaller spikes too, at the cost of more alerts.
+    High,
+}
+
+impl Sensitivity {
+    /// `low`, `medium`, `high` (French `faible`, `moyenne`, `haute` accepted).
+    pub fn parse(s: &str) -> Option<Sensitivity> {
+        match plain(s).as_str() {
+            "low" | "faible" | "basse" => Some(Sensitivity::Low),
+            "medium" | "moyenne" | "normale" | "default" => Some(Sensitivity::Medium),
+            "high" | "haute" | "forte" | "elevee" => Some(Sensitivity::High),
+            _ => None,
+        }
+    }
+
+    /// The lower-case name.
+    pub fn id(self) -> &'static str {
+        match self {
+            Sensitivity::Low => "low",
+            Sensitivity::Medium => "medium",
+            Sensitivity::High => "high",
+        }
+    }
+}
+
+/// A word as users type it, compared plainly: trimmed, lower case, French accents off, `-`
+/// and `_` as spaces.
+fn plain(input: &str) -> String {
+    input
+        .trim()
+        .chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'à' | 'â' | 'ä' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'î' | 'ï' => 'i',
+            'ô' | 'ö' => 'o',
+            'ù' | 'û' | 'ü' => 'u',
+            'ç' => 'c',
+            '-' | '_' => ' ',
+            c => c,
+        })
+        .collect()
 }
 
 /// A social network accounts are ranked on.

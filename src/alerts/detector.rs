@@ -42,9 +42,10 @@ use serde::{Deserialize, Serialize};
 use super::baseline::{self, Baseline, FitParams, HourObs};
 use super::stats::{nb_quantile, nb_sf};
 use super::{AlertEvent, AlertPost, BucketPoint, EventKind, Outgoing};
-use crate::config::{AlertOverride, Config, Sensitivity};
+use crate::config::{AlertOverride, Config};
 use crate::ingest::Committed;
 use crate::model::Label;
+use crate::model::Sensitivity;
 use crate::store::{Counts, SlotCounts, Store, ALL_POSTS, SLOT_SECS};
 
 /// Short window lengths tested, in slots of 5 minutes: they see a sharp spike within

@@ -9,8 +9,9 @@ use crate::alerts::{Detector, Runner, Settings};
 use crate::commands::buzz::{self as buzz_cmd, BuzzQuery};
 use crate::commands::replay::{self as replay_cmd, ReplayQuery};
 use crate::commands::Context;
-use crate::config::{Config, Sensitivity};
+use crate::config::Config;
 use crate::ingest::IngestStats;
+use crate::model::Sensitivity;
 use crate::model::{EntityKind, EntitySpec, Lang};
 
 /// Arguments of `veille simulate`.

@@ -35,7 +35,8 @@ pub struct ReplayArgs {
 /// Runs `veille replay`.
 pub fn replay(config: &Config, args: ReplayArgs) -> anyhow::Result<()> {
     let ctx = Context::open(config.clone(), args.watch.entities(config)?)?.learned()?;
-    ctx.store.apply_retention(config.retention())?;
+    ctx.store
+        .apply_retention(crate::ingest::retention(config))?;
     if args.alerts {
         let stdout = JsonlNotifier::new(Box::new(std::io::stdout()));
         let (runner, stats) = super::alerts::replay_with_alerts(
@@ -211,14 +212,15 @@ pub fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<()> {
     use crate::ingest::pipeline::{self, Options};
     let entities = args.watch.entities(config)?;
     let ctx = Context::open(config.clone(), entities)?.learned()?;
-    ctx.store.apply_retention(config.retention())?;
+    ctx.store
+        .apply_retention(crate::ingest::retention(config))?;
     let tokens = crate::config::Tokens::from_env();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     let report = runtime.block_on(pipeline::run(
-        &ctx,
+        ctx.watching(),
         &tokens,
         Options {
             once: args.once,

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::{build_watcher, WatchArgs};
 use crate::config::Config;
 use crate::model::Label;
-use crate::store::servers::Correction;
+use crate::store::corrections::Correction;
 use crate::store::Store;
 use crate::watch::learned;
 

@@ -101,6 +101,16 @@ impl Context {
 }
 
 impl Context {
+    /// What the ingest pipeline needs of this context.
+    pub fn watching(&self) -> crate::ingest::pipeline::Watching<'_> {
+        crate::ingest::pipeline::Watching {
+            config: &self.config,
+            entities: &self.entities,
+            store: self.store.clone(),
+            watcher: self.watcher.clone(),
+        }
+    }
+
     /// The same context deciding with the corrections in its store (see [`learn`]): for
     /// the commands that classify.
     pub fn learned(mut self) -> anyhow::Result<Context> {
@@ -122,7 +132,7 @@ fn lexicon_watcher(config: &Config, entities: &[EntitySpec]) -> anyhow::Result<W
 /// A correction as the model learns it, for each correction.
 pub fn correction_examples(
     watcher: &Watcher,
-    corrections: &[crate::store::servers::Correction],
+    corrections: &[crate::store::corrections::Correction],
 ) -> Vec<crate::watch::learned::Example> {
     let mut scratch = crate::watch::Scratch::default();
     corrections

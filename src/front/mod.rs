@@ -17,10 +17,11 @@ use crate::app::App;
 use crate::commands::buzz::{self as buzz_cmd, BuzzQuery};
 use crate::commands::rank::{self as rank_cmd, RankQuery};
 use crate::commands::{CommandError, CommandResult};
-use crate::config::Sensitivity;
+use crate::model::Sensitivity;
 use crate::model::{EntityKind, EntitySpec, Label, Lang, Platform};
 use crate::rank::message;
-use crate::store::servers::{ServerSettings, Subscription, VerdictRef, CONSOLE};
+use crate::store::corrections::VerdictRef;
+use crate::store::servers::{ServerSettings, Subscription, CONSOLE};
 
 /// Rows per page of a ranking.
 pub const PAGE_ROWS: usize = 10;
@@ -1360,7 +1361,7 @@ pub fn correct(app: &App, caller: &Caller, verdict: &str, label: Label) -> Comma
             "Veille no longer knows this verdict",
         ));
     };
-    let c = crate::store::servers::Correction {
+    let c = crate::store::corrections::Correction {
         id: r.id,
         text: r.text,
         lang: r.lang,

@@ -13,10 +13,11 @@ use crate::alerts::notify::Notifier;
 use crate::alerts::{EventKind, Outgoing, Settings};
 use crate::commands::rank as rank_cmd;
 use crate::commands::{CommandResult, Context};
-use crate::config::Sensitivity;
 use crate::model::Lang;
+use crate::model::Sensitivity;
 use crate::rank::message;
-use crate::store::servers::{Subscription, VerdictRef, CONSOLE};
+use crate::store::corrections::VerdictRef;
+use crate::store::servers::{Subscription, CONSOLE};
 use crate::store::Store;
 use crate::watch::fold::fold;
 

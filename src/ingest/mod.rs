@@ -21,6 +21,16 @@ use crate::model::{Label, Post};
 use crate::store::{dedup_hash, Counts, IngestBatch, Store, StoredPost, ALL_POSTS, SLOT_SECS};
 use crate::watch::{cue_texts, Scratch, Watcher};
 
+/// The retention periods of a configuration, for [`Store::apply_retention`]: alert slots
+/// are kept as long as the alerts' baseline reads them, and a day more.
+pub fn retention(config: &crate::config::Config) -> crate::store::Retention {
+    crate::store::Retention {
+        posts_days: config.store.posts_retention_days,
+        counters_days: config.store.counters_retention_days,
+        buckets_days: config.alerts.history_days + 1,
+    }
+}
+
 /// What an ingest run counted.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct IngestStats {

@@ -11,9 +11,22 @@ use tokio_util::sync::CancellationToken;
 
 use super::source::SourceBatch;
 use super::{bluesky, x, Events, IngestStats, Ingestor};
-use crate::commands::Context;
-use crate::config::Tokens;
+use crate::config::{Config, Tokens};
 use crate::http::Retry;
+
+/// What the pipeline reads with and writes to: the configuration (its sources), the watched
+/// names (the sources' queries), the store and the watcher.
+#[derive(Clone)]
+pub struct Watching<'a> {
+    /// The configuration.
+    pub config: &'a Config,
+    /// The watched names.
+    pub entities: &'a [crate::model::EntitySpec],
+    /// The store the consumer writes.
+    pub store: crate::store::Store,
+    /// The matcher and classifier.
+    pub watcher: std::sync::Arc<crate::watch::Watcher>,
+}
 
 /// How `veille ingest` runs.
 #[derive(Debug, Clone, Default)]
@@ -54,7 +67,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// publishing each commit on `events` when given. With no source to run (no token, Jetstream
 /// off), returns at once with no source in the report.
 pub async fn run(
-    ctx: &Context,
+    watching: Watching<'_>,
     tokens: &Tokens,
     options: Options,
     events: Option<Events>,
@@ -62,8 +75,12 @@ pub async fn run(
 ) -> anyhow::Result<Report> {
     let once = options.once;
     let live = options.live.clone();
-    let (config, entities, store) = (&ctx.config, &ctx.entities[..], ctx.store.clone());
-    let watcher = ctx.watcher.clone();
+    let Watching {
+        config,
+        entities,
+        store,
+        watcher,
+    } = watching;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<SourceBatch>(64);
     let cancel = CancellationToken::new();
     let mut tasks: JoinSet<(String, anyhow::Result<()>)> = JoinSet::new();
@@ -138,7 +155,7 @@ pub async fn run(
     }
 
     // The consumer: one thread, the only writer of ingest data.
-    let retention = config.retention();
+    let retention = super::retention(config);
     let consumer = std::thread::Builder::new()
         .name("veille-ingest".into())
         .spawn(move || -> anyhow::Result<IngestStats> {

@@ -1,6 +1,6 @@
 //! What the front-ends keep per server (a Discord guild; the console is server 0): its
 //! watched names, where its alerts go, its subscriptions; the outbox of the messages the bot
-//! owes; and the verdicts the team corrected.
+//! owes.
 //!
 //! Keys of the `servers` tree (ids big-endian, so a server's keys are contiguous):
 //! - `c/GUILD` → [`ServerSettings`]
@@ -9,18 +9,15 @@
 //! - `o/ID` → a message owed ([`Store::enqueue_posts`]), until the poster acknowledges it
 //! - `m/KEY` → a message was owed once (an alert event to a server, a monthly position):
 //!   written in the same batch as the outbox entry, so a restart never owes it twice
-//! - `v/HASH` → a text a verdict was given on (for the correction buttons)
-//!
-//! Corrections live in their own tree (`corrections`), keyed by post id: a correction of the
-//! same id replaces the older one.
+//! - `v/…` → owned by [`super::corrections`] (the texts verdicts were given on)
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::{prefixed, Store};
-use crate::config::Sensitivity;
-use crate::model::{EntitySpec, Label, Lang, Platform};
+use crate::model::Sensitivity;
+use crate::model::{EntitySpec, Lang, Platform};
 
 /// The console's server id.
 pub const CONSOLE: u64 = 0;
@@ -61,38 +58,6 @@ impl Subscription {
     }
 }
 
-/// A verdict a person corrected.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Correction {
-    /// The post's id (or the hash of a text checked with `/classify`).
-    pub id: String,
-    /// Its text.
-    pub text: String,
-    /// Its language, when known.
-    #[serde(default)]
-    pub lang: Option<String>,
-    /// The label the person chose.
-    pub label: Label,
-    /// Who (`discord:USER_ID`, `file`, `console`).
-    pub by: String,
-    /// Their display name, when known.
-    #[serde(default)]
-    pub by_name: Option<String>,
-    /// When.
-    pub at: DateTime<Utc>,
-}
-
-/// A text a verdict was given on, kept for the correction buttons.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VerdictRef {
-    /// The post's id, or the text's hash.
-    pub id: String,
-    /// The text.
-    pub text: String,
-    /// Its language.
-    pub lang: Option<String>,
-}
-
 fn sub_key(guild: u64, channel: u64, platform: Platform, account: &str) -> Vec<u8> {
     let mut k = prefixed(b"u/", &guild.to_be_bytes());
     k.extend_from_slice(&channel.to_be_bytes());
@@ -115,7 +80,7 @@ fn id_after_prefix(key: &[u8]) -> u64 {
         .map_or(0, u64::from_be_bytes)
 }
 
-fn decode<T: DeserializeOwned>(v: &[u8], what: &str) -> anyhow::Result<T> {
+pub(super) fn decode<T: DeserializeOwned>(v: &[u8], what: &str) -> anyhow::Result<T> {
     serde_json::from_slice(v).with_context(|| format!("reading a stored {what}"))
 }
 
@@ -127,7 +92,7 @@ impl Store {
             .collect()
     }
 
-    fn put_durably<T: Serialize>(&self, key: Vec<u8>, value: &T) -> anyhow::Result<()> {
+    pub(super) fn put_durably<T: Serialize>(&self, key: Vec<u8>, value: &T) -> anyhow::Result<()> {
         self.servers.insert(key, serde_json::to_vec(value)?)?;
         self.servers.flush()?;
         Ok(())
@@ -282,50 +247,6 @@ impl Store {
         self.servers.flush()?;
         Ok(())
     }
-
-    /// Keeps the text a verdict was given on, for its correction buttons.
-    pub fn put_verdict_ref(&self, r: &VerdictRef) -> anyhow::Result<()> {
-        self.put_durably(prefixed(b"v/", r.id.as_bytes()), r)
-    }
-
-    /// The text of a verdict given earlier.
-    pub fn verdict_ref(&self, id: &str) -> anyhow::Result<Option<VerdictRef>> {
-        self.servers
-            .get(prefixed(b"v/", id.as_bytes()))?
-            .map(|v| decode(&v, "verdict"))
-            .transpose()
-    }
-
-    /// Records a correction, durably; a correction of the same id replaces the older one.
-    /// Whether one was replaced.
-    pub fn put_correction(&self, c: &Correction) -> anyhow::Result<bool> {
-        let old = self
-            .corrections
-            .insert(c.id.as_bytes(), serde_json::to_vec(c)?)?;
-        self.corrections.flush()?;
-        Ok(old.is_some())
-    }
-
-    /// Every correction, by id.
-    pub fn corrections(&self) -> anyhow::Result<Vec<Correction>> {
-        self.corrections
-            .iter()
-            .map(|item| decode(&item?.1, "correction"))
-            .collect()
-    }
-
-    /// Forgets every correction, durably; how many there were.
-    pub fn clear_corrections(&self) -> anyhow::Result<usize> {
-        let n = self.corrections.len();
-        self.corrections.clear()?;
-        self.corrections.flush()?;
-        Ok(n)
-    }
-
-    /// How many corrections are stored.
-    pub fn correction_count(&self) -> usize {
-        self.corrections.len()
-    }
 }
 
 #[cfg(test)]
@@ -367,24 +288,5 @@ mod tests {
         store.ack_post(pending[0].0).expect("ack");
         assert!(store.pending_posts::<String>().expect("p").is_empty());
         assert!(store.owed(b"a").expect("owed"));
-    }
-
-    #[test]
-    fn a_correction_of_the_same_id_replaces_the_older_one() {
-        let store = Store::temporary().expect("store");
-        let mut c = Correction {
-            id: "42".into(),
-            text: "Vol annulé".into(),
-            lang: Some("fr".into()),
-            label: Label::Neutral,
-            by: "discord:1".into(),
-            by_name: None,
-            at: Utc::now(),
-        };
-        assert!(!store.put_correction(&c).expect("put"));
-        c.label = Label::Critical;
-        assert!(store.put_correction(&c).expect("replace"));
-        assert_eq!(store.correction_count(), 1);
-        assert_eq!(store.corrections().expect("all")[0].label, Label::Critical);
     }
 }

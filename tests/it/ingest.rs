@@ -65,10 +65,11 @@ async fn run_until(
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };
+    let ctx = Context::with_store(cfg.clone(), sncf(), store).expect("context");
     tokio::time::timeout(
         Duration::from_secs(20),
         pipeline::run(
-            &Context::with_store(cfg.clone(), sncf(), store).expect("context"),
+            ctx.watching(),
             &Tokens::default(),
             Options::default(),
             None,
