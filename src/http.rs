@@ -50,23 +50,56 @@ impl Retry {
         }
     }
 
-    /// The backoff before attempt `n` (1-based retries), with up to 50% jitter.
-    pub fn backoff(&self, n: u32) -> Duration {
-        jitter(
-            self.base
-                .saturating_mul(1u32 << n.saturating_sub(1).min(16))
-                .min(self.cap),
-        )
+    /// A fresh backoff for one request's attempts.
+    pub fn backoff(&self) -> Backoff {
+        Backoff::new(self.base, self.cap)
     }
 }
 
-/// `d` plus up to 50% more, so that clients that failed together do not retry together.
-pub fn jitter(d: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|t| t.subsec_nanos())
-        .unwrap_or(0);
-    d + d.mul_f64((nanos % 1000) as f64 / 2000.0)
+/// Capped exponential backoff with jitter: every retry loop in Veille waits with one (the
+/// HTTP clients, the sources' reconnections, the Discord poster). Each wait doubles from
+/// `base` up to `cap`, plus up to 50% at random, so that clients that failed together do not
+/// retry together; [`Backoff::reset`] after a success.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    base: Duration,
+    cap: Duration,
+    failures: u32,
+    rng: rand::rngs::SmallRng,
+}
+
+impl Backoff {
+    /// From `base`, doubling up to `cap`.
+    pub fn new(base: Duration, cap: Duration) -> Backoff {
+        use rand::SeedableRng;
+        use std::hash::{BuildHasher, Hasher};
+        // std's hasher keys are random per process and per instance: seed enough for jitter.
+        let seed = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        Backoff {
+            base,
+            cap,
+            failures: 0,
+            rng: rand::rngs::SmallRng::seed_from_u64(seed),
+        }
+    }
+
+    /// The next wait: `base × 2^failures`, capped, plus up to 50% jitter.
+    pub fn next_wait(&mut self) -> Duration {
+        use rand::Rng;
+        let wait = self
+            .base
+            .saturating_mul(1u32 << self.failures.min(16))
+            .min(self.cap);
+        self.failures = self.failures.saturating_add(1);
+        wait.mul_f64(1.0 + self.rng.gen_range(0.0..0.5))
+    }
+
+    /// After a success: the next wait is `base` again.
+    pub fn reset(&mut self) {
+        self.failures = 0;
+    }
 }
 
 /// Why a request failed for good.
@@ -145,6 +178,7 @@ pub async fn send(
     request: impl Fn() -> RequestBuilder,
 ) -> Result<Response, HttpError> {
     let mut last = String::new();
+    let mut backoff = retry.backoff();
     for attempt in 1..=retry.attempts.max(1) {
         if attempt > 1 {
             tracing::debug!(service, attempt, "retrying");
@@ -166,7 +200,7 @@ pub async fn send(
                 if status == StatusCode::TOO_MANY_REQUESTS {
                     last = format!("HTTP 429 {detail}");
                     tracing::warn!(service, attempt, "rate limited; waiting for the reset");
-                    wait.unwrap_or_else(|| retry.backoff(attempt))
+                    wait.unwrap_or_else(|| backoff.next_wait())
                         .min(retry.max_wait)
                 } else if status.is_server_error() {
                     last = format!("HTTP {} {detail}", status.as_u16());
@@ -176,7 +210,7 @@ pub async fn send(
                         status = status.as_u16(),
                         "server error; backing off"
                     );
-                    retry.backoff(attempt)
+                    backoff.next_wait()
                 } else {
                     return Err(HttpError::Status {
                         service: service.to_string(),
@@ -188,7 +222,7 @@ pub async fn send(
             Err(e) => {
                 last = e.without_url().to_string();
                 tracing::warn!(service, attempt, error = %last, "request failed; backing off");
-                retry.backoff(attempt)
+                backoff.next_wait()
             }
         };
         if attempt < retry.attempts {
@@ -234,6 +268,28 @@ mod tests {
     use super::*;
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    #[test]
+    fn backoff_doubles_to_its_cap_with_jitter_and_resets() {
+        let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(4));
+        let waits: Vec<u64> = (0..5).map(|_| b.next_wait().as_millis() as u64).collect();
+        assert!((1000..1500).contains(&waits[0]), "{waits:?}");
+        assert!((2000..3000).contains(&waits[1]), "{waits:?}");
+        assert!(
+            waits[2..].iter().all(|w| (4000..6000).contains(w)),
+            "{waits:?}"
+        );
+        b.reset();
+        assert!(b.next_wait() < Duration::from_millis(1500));
+        let spread: std::collections::BTreeSet<u128> = (0..20)
+            .map(|_| {
+                Backoff::new(Duration::from_secs(1), Duration::from_secs(1))
+                    .next_wait()
+                    .as_micros()
+            })
+            .collect();
+        assert!(spread.len() > 10, "jittered apart: {spread:?}");
+    }
 
     #[tokio::test]
     async fn a_429_then_success_is_retried() {

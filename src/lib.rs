@@ -8,6 +8,7 @@
 //! - [`ingest`]: posts from sources through the watcher into the store, each counted once.
 //! - [`http`]: the shared HTTP client and retry policy for outside services.
 //! - [`model`]: plain data shared by everything: entities, labels, verdicts.
+//! - [`columns`]: CSV files read by column name (replay and import share it).
 //! - [`watch`]: the mention watcher, pure: folding, the name matcher, the classifier.
 //! - [`rank`]: catalogue, metrics, positions, moves and streaks, and their messages; pure.
 //! - [`store`]: the sled database; the only module that imports sled.
@@ -19,6 +20,7 @@
 pub mod alerts;
 pub mod app;
 pub mod cli;
+pub mod columns;
 pub mod commands;
 pub mod config;
 pub mod front;

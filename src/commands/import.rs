@@ -38,72 +38,46 @@ pub struct ImportReport {
 pub fn import_snapshots(ctx: &Context, file: &Path, lang: Lang) -> CommandResult<ImportReport> {
     let catalog = &*ctx.catalog;
     let shown = file.display();
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(true)
-        .from_path(file)
-        .map_err(|e| {
-            CommandError::user_in(
-                lang,
-                format!("impossible de lire {shown} : {e}"),
-                format!("cannot read {shown}: {e}"),
-            )
-        })?;
-    let headers = reader
-        .headers()
-        .map_err(|e| {
-            CommandError::user_in(
-                lang,
-                format!("{shown} : en-tête illisible : {e}"),
-                format!("{shown}: cannot read the header: {e}"),
-            )
-        })?
-        .clone();
-    let known = COLUMNS
-        .iter()
-        .chain(&["source"])
-        .copied()
-        .collect::<Vec<_>>();
-    for h in headers.iter() {
-        if !known.iter().any(|k| k.eq_ignore_ascii_case(h)) {
-            let closest = known
-                .iter()
-                .map(|k| (strsim::normalized_levenshtein(&h.to_lowercase(), k), k))
-                .filter(|(s, _)| *s >= 0.6)
-                .max_by(|a, b| a.0.total_cmp(&b.0))
-                .map(|(_, k)| *k);
-            let list = known.join(", ");
-            return Err(CommandError::user_in(
-                lang,
-                format!(
-                    "{shown} : colonne inconnue {h:?}{} ; colonnes connues : {list}. Rien n'a été importé.",
-                    closest.map(|c| format!(" (vouliez-vous dire {c} ?)")).unwrap_or_default()
-                ),
-                format!(
-                    "{shown}: unknown column {h:?}{}; known columns: {list}. Nothing was imported.",
-                    closest.map(|c| format!(" (did you mean {c}?)")).unwrap_or_default()
-                ),
-            ));
-        }
+    let file_error = |e: &dyn std::fmt::Display| {
+        CommandError::user_in(
+            lang,
+            format!("impossible de lire {shown} : {e}"),
+            format!("cannot read {shown}: {e}"),
+        )
+    };
+    let mut reader = crate::columns::reader(std::fs::File::open(file).map_err(|e| file_error(&e))?);
+    let columns = crate::columns::Columns::read(&mut reader).map_err(|e| {
+        CommandError::user_in(
+            lang,
+            format!("{shown} : en-tête illisible : {e}"),
+            format!("{shown}: cannot read the header: {e}"),
+        )
+    })?;
+    let known: Vec<&str> = COLUMNS.iter().chain(&["source"]).copied().collect();
+    if let Some((h, closest)) = columns.unknown(&known) {
+        let list = known.join(", ");
+        return Err(CommandError::user_in(
+            lang,
+            format!(
+                "{shown} : colonne inconnue {h:?}{} ; colonnes connues : {list}. Rien n'a été importé.",
+                closest.map(|c| format!(" (vouliez-vous dire {c} ?)")).unwrap_or_default()
+            ),
+            format!(
+                "{shown}: unknown column {h:?}{}; known columns: {list}. Nothing was imported.",
+                closest.map(|c| format!(" (did you mean {c}?)")).unwrap_or_default()
+            ),
+        ));
     }
-    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let (Some(pc), Some(ac), Some(mc)) = (col("platform"), col("account"), col("month")) else {
+    if !["platform", "account", "month"]
+        .iter()
+        .all(|c| columns.has(c))
+    {
         return Err(CommandError::user_in(
             lang,
             format!("{shown} : l'en-tête doit avoir les colonnes platform, account et month"),
             format!("{shown}: the header needs platform, account and month columns"),
         ));
-    };
-    let numbers = [
-        "followers",
-        "following",
-        "posts_total",
-        "posts_month",
-        "interactions_month",
-        "rank",
-    ]
-    .map(|n| (n, col(n)));
-    let (source_col, category_col) = (col("source"), col("category"));
+    }
     let default_source = format!(
         "import {}",
         file.file_name().and_then(|n| n.to_str()).unwrap_or("csv")
@@ -120,70 +94,9 @@ pub fn import_snapshots(ctx: &Context, file: &Path, lang: Lang) -> CommandResult
                 continue;
             }
         };
-        let parsed = (|| -> Result<(Platform, String, Month, Snapshot), String> {
-            let field = |c: usize| record.get(c).unwrap_or("");
-            let platform = Platform::parse(field(pc)).map_err(|e| e.message(lang))?;
-            let month: Month = field(mc).parse()?;
-            let account = field(ac);
-            let mut found = catalog.find_account(account, Some(platform));
-            let category = category_col.map(field).filter(|c| !c.is_empty());
-            if let Some(c) = category {
-                let wanted = catalog.category(c).map_err(|e| e.message(lang))?;
-                found.retain(|(cat, _)| cat.id == wanted.id);
-            }
-            let mut keys: Vec<String> = found.iter().map(|(_, a)| a.key(platform)).collect();
-            keys.sort();
-            keys.dedup();
-            let key = match keys.as_slice() {
-                [k] => k.clone(),
-                [] => return Err(format!("unknown account {account:?} on {platform}")),
-                _ => {
-                    return Err(format!(
-                        "{account:?} names several accounts on {platform}; use its @handle"
-                    ))
-                }
-            };
-            let mut snap = Snapshot {
-                source: source_col
-                    .map(field)
-                    .filter(|s| !s.is_empty())
-                    .unwrap_or(&default_source)
-                    .to_string(),
-                collected_at: now,
-                ..Snapshot::default()
-            };
-            for (name, c) in numbers {
-                let Some(c) = c else { continue };
-                let text = field(c).replace(['\u{202F}', '\u{A0}', ' ', '_'], "");
-                if text.is_empty() {
-                    continue;
-                }
-                let n: u64 = text
-                    .parse()
-                    .map_err(|_| format!("{name} is not a whole number: {:?}", field(c)))?;
-                match name {
-                    "followers" => snap.followers = Some(n),
-                    "following" => snap.following = Some(n),
-                    "posts_total" => snap.posts_total = Some(n),
-                    "posts_month" => snap.posts_month = Some(n),
-                    "interactions_month" => snap.interactions_month = Some(n),
-                    _ => {
-                        let rank = u32::try_from(n).map_err(|_| "rank too large".to_string())?;
-                        let mut lists: Vec<&str> =
-                            found.iter().map(|(cat, _)| cat.id.as_str()).collect();
-                        lists.dedup();
-                        let [list] = lists.as_slice() else {
-                            return Err(format!(
-                                "a rank needs the list it was published in: {account:?} is in {}; add a category column",
-                                lists.join(", ")
-                            ));
-                        };
-                        snap.published_ranks.insert(list.to_string(), rank);
-                    }
-                }
-            }
-            Ok((platform, key, month, snap))
-        })();
+        let parsed = columns
+            .row::<Row>(&record)
+            .and_then(|row| row.snapshot(catalog, &default_source, now, lang));
         match parsed {
             Ok(row) => rows.push(row),
             Err(e) => report.errors.push(format!("line {line}: {e}")),
@@ -193,6 +106,91 @@ pub fn import_snapshots(ctx: &Context, file: &Path, lang: Lang) -> CommandResult
         .store
         .put_snapshots(rows.iter().map(|(p, k, m, s)| (*p, k.as_str(), *m, s)))?;
     Ok(report)
+}
+
+/// One row of an import file; numbers are read forgivingly (`18 900`, `18_900`).
+#[derive(serde::Deserialize)]
+struct Row {
+    platform: Option<String>,
+    account: Option<String>,
+    month: Option<String>,
+    followers: Option<String>,
+    following: Option<String>,
+    posts_total: Option<String>,
+    posts_month: Option<String>,
+    interactions_month: Option<String>,
+    rank: Option<String>,
+    category: Option<String>,
+    source: Option<String>,
+}
+
+/// A whole number as people write it: spaces, thin spaces and `_` between digits.
+fn whole(name: &str, v: Option<String>) -> Result<Option<u64>, String> {
+    let Some(v) = v else { return Ok(None) };
+    let text = v.replace(['\u{202F}', '\u{A0}', ' ', '_'], "");
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|_| format!("{name} is not a whole number: {v:?}"))
+}
+
+impl Row {
+    /// The row's platform, account key, month and figures. A rank is a published position:
+    /// it belongs to the list named by `category`, or the account's only list.
+    fn snapshot(
+        self,
+        catalog: &crate::rank::catalog::Catalog,
+        default_source: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        lang: Lang,
+    ) -> Result<(Platform, String, Month, Snapshot), String> {
+        let platform =
+            Platform::parse(self.platform.as_deref().unwrap_or("")).map_err(|e| e.message(lang))?;
+        let month: Month = self.month.as_deref().unwrap_or("").parse()?;
+        let account = self.account.as_deref().unwrap_or("");
+        let mut found = catalog.find_account(account, Some(platform));
+        if let Some(c) = &self.category {
+            let wanted = catalog.category(c).map_err(|e| e.message(lang))?;
+            found.retain(|(cat, _)| cat.id == wanted.id);
+        }
+        let mut keys: Vec<String> = found.iter().map(|(_, a)| a.key(platform)).collect();
+        keys.sort();
+        keys.dedup();
+        let key = match keys.as_slice() {
+            [k] => k.clone(),
+            [] => return Err(format!("unknown account {account:?} on {platform}")),
+            _ => {
+                return Err(format!(
+                    "{account:?} names several accounts on {platform}; use its @handle"
+                ))
+            }
+        };
+        let mut snap = Snapshot {
+            source: self.source.unwrap_or_else(|| default_source.to_string()),
+            collected_at: now,
+            followers: whole("followers", self.followers)?,
+            following: whole("following", self.following)?,
+            posts_total: whole("posts_total", self.posts_total)?,
+            posts_month: whole("posts_month", self.posts_month)?,
+            interactions_month: whole("interactions_month", self.interactions_month)?,
+            ..Snapshot::default()
+        };
+        if let Some(rank) = whole("rank", self.rank)? {
+            let rank = u32::try_from(rank).map_err(|_| "rank too large".to_string())?;
+            let mut lists: Vec<&str> = found.iter().map(|(cat, _)| cat.id.as_str()).collect();
+            lists.dedup();
+            let [list] = lists.as_slice() else {
+                return Err(format!(
+                    "a rank needs the list it was published in: {account:?} is in {}; add a category column",
+                    lists.join(", ")
+                ));
+            };
+            snap.published_ranks.insert(list.to_string(), rank);
+        }
+        Ok((platform, key, month, snap))
+    }
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ use crate::alerts::chart;
 use crate::alerts::EventKind;
 use crate::app::App;
 use crate::commands::CommandError;
+use crate::http::Backoff;
 use crate::model::{Label, Lang, Platform};
 use crate::store::servers::CONSOLE;
 
@@ -838,7 +839,7 @@ fn retryable(e: &serenity::Error) -> bool {
 }
 
 /// Delivers the outbox to Discord channels until `cancel`: oldest first, each message once;
-/// a 429, a 5xx or a dropped connection is retried with a growing wait (1 s to 1 min), a
+/// a 429, a 5xx or a dropped connection is retried with backoff (1 s to 1 min, jittered), a
 /// refusal (unknown channel, missing access) is logged and the message dropped.
 pub async fn deliver(app: Arc<App>, http: Arc<serenity::Http>, cancel: CancellationToken) {
     let tz = crate::commands::collect::timezone(&app.ctx()).unwrap_or(chrono_tz::Europe::Paris);
@@ -855,7 +856,7 @@ pub async fn deliver(app: Arc<App>, http: Arc<serenity::Http>, cancel: Cancellat
             };
         tracing::debug!(pending = pending.len(), "the outbox");
         for (id, post) in pending.into_iter().filter(|(_, p)| p.guild != CONSOLE) {
-            let mut wait = Duration::from_secs(1);
+            let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
             loop {
                 let sent = match message(&post, tz) {
                     Ok(m) => ChannelId::new(post.channel)
@@ -873,12 +874,12 @@ pub async fn deliver(app: Arc<App>, http: Arc<serenity::Http>, cancel: Cancellat
                 match sent {
                     Ok(()) => break,
                     Err(e) if retryable(&e) => {
+                        let wait = backoff.next_wait();
                         tracing::warn!(channel = post.channel, error = %e, wait_secs = wait.as_secs(), "Discord refused for now; retrying");
                         tokio::select! {
                             _ = tokio::time::sleep(wait) => {}
                             _ = cancel.cancelled() => return,
                         }
-                        wait = (wait * 2).min(Duration::from_secs(60));
                     }
                     Err(e) => {
                         tracing::error!(channel = post.channel, guild = post.guild, error = %e, "Discord refused a message; it is dropped");

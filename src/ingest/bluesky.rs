@@ -14,8 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::file::Bad;
 use super::pipeline::LiveSources;
-use super::source::{self, Backoff, SourceBatch};
+use super::source::{self, SourceBatch};
 use crate::config::BlueskyConfig;
+use crate::http::Backoff;
 use crate::model::Post;
 
 /// The source's name and cursor key.

@@ -69,6 +69,50 @@ impl FilePost {
     }
 }
 
+/// A CSV row: the JSON Lines fields as columns, the metrics as `likes`, `replies`, `reposts`
+/// and `quotes` (a count that does not read is 0).
+#[derive(Deserialize)]
+struct CsvPost {
+    id: Option<String>,
+    text: Option<String>,
+    created_at: Option<String>,
+    author: Option<String>,
+    lang: Option<String>,
+    url: Option<String>,
+    platform: Option<String>,
+    likes: Option<String>,
+    replies: Option<String>,
+    reposts: Option<String>,
+    quotes: Option<String>,
+}
+
+impl CsvPost {
+    /// The post; `metrics` when the file has metric columns.
+    fn into_post(self, metrics: bool) -> Result<Post, String> {
+        let count = |v: Option<String>| v.and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+        Ok(Post {
+            platform: self.platform.unwrap_or_else(|| "file".into()),
+            id: self.id.ok_or("no id")?,
+            original_id: None,
+            text: self.text.ok_or("no text")?,
+            created_at: self
+                .created_at
+                .ok_or("no created_at")?
+                .parse::<DateTime<Utc>>()
+                .map_err(|e| format!("created_at is not RFC 3339: {e}"))?,
+            author: self.author,
+            lang: self.lang,
+            url: self.url,
+            metrics: metrics.then(|| PostMetrics {
+                likes: count(self.likes),
+                replies: count(self.replies),
+                reposts: count(self.reposts),
+                quotes: count(self.quotes),
+            }),
+        })
+    }
+}
+
 /// Parses one JSON line: a post, or a saved X API page (several posts).
 pub fn parse_line(line: &[u8], out: &mut Vec<Item>, where_: &dyn Fn() -> String) {
     // The common case, a well-formed post, parses straight into its struct.
@@ -238,7 +282,7 @@ impl PostFile {
             .to_ascii_lowercase();
         let kind = match ext.as_str() {
             "csv" => {
-                let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(file);
+                let mut r = crate::columns::reader(file);
                 // Skip as `next_batch` counted: a record that did not parse counts as one.
                 let mut rec = csv::ByteRecord::new();
                 for _ in 0..cursor {
@@ -342,26 +386,11 @@ impl PostFile {
                 Ok(true)
             }
             Kind::Csv(r) => {
-                let headers = r
-                    .headers()
-                    .with_context(|| format!("reading the header of {shown}"))?
-                    .clone();
-                let col = |name: &str| {
-                    headers
-                        .iter()
-                        .position(|h| h.trim().eq_ignore_ascii_case(name))
-                };
-                let cols = [
-                    "id",
-                    "text",
-                    "created_at",
-                    "author",
-                    "lang",
-                    "url",
-                    "platform",
-                ]
-                .map(col);
-                let metric_cols = ["likes", "replies", "reposts", "quotes"].map(col);
+                let columns = crate::columns::Columns::read(r)
+                    .with_context(|| format!("reading the header of {shown}"))?;
+                let metrics = ["likes", "replies", "reposts", "quotes"]
+                    .iter()
+                    .any(|c| columns.has(c));
                 let mut rec = csv::StringRecord::new();
                 for _ in 0..max {
                     let line = r.position().line();
@@ -378,46 +407,9 @@ impl PostFile {
                         }
                     }
                     self.cursor += 1;
-                    let get = |i: usize| {
-                        cols[i]
-                            .and_then(|c| rec.get(c))
-                            .map(str::trim)
-                            .filter(|s| !s.is_empty())
-                    };
-                    let num = |i: usize| {
-                        metric_cols[i]
-                            .and_then(|c| rec.get(c))
-                            .and_then(|s| s.trim().parse::<u64>().ok())
-                    };
-                    let post = (|| -> Result<Post, String> {
-                        let id = get(0).ok_or("no id")?.to_string();
-                        let text = get(1).ok_or("no text")?.to_string();
-                        let created_at = get(2)
-                            .ok_or("no created_at")?
-                            .parse::<DateTime<Utc>>()
-                            .map_err(|e| format!("created_at is not RFC 3339: {e}"))?;
-                        let metrics =
-                            metric_cols
-                                .iter()
-                                .any(Option::is_some)
-                                .then(|| PostMetrics {
-                                    likes: num(0).unwrap_or(0),
-                                    replies: num(1).unwrap_or(0),
-                                    reposts: num(2).unwrap_or(0),
-                                    quotes: num(3).unwrap_or(0),
-                                });
-                        Ok(Post {
-                            platform: get(6).unwrap_or("file").to_string(),
-                            id,
-                            original_id: None,
-                            text,
-                            created_at,
-                            author: get(3).map(str::to_string),
-                            lang: get(4).map(str::to_string),
-                            url: get(5).map(str::to_string),
-                            metrics,
-                        })
-                    })();
+                    let post = columns
+                        .row::<CsvPost>(&rec)
+                        .and_then(|row| row.into_post(metrics));
                     out.push(post.map_err(|e| Bad {
                         kind: "not a post",
                         detail: format!("{shown}:{line}: {e}"),

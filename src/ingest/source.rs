@@ -36,37 +36,6 @@ pub async fn send(tx: &Sender, cancel: &CancellationToken, batch: SourceBatch) -
     tx.send(batch).await.is_ok() && !cancel.is_cancelled()
 }
 
-/// Capped exponential backoff for reconnecting, reset after a success.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    next: Duration,
-    base: Duration,
-    cap: Duration,
-}
-
-impl Backoff {
-    /// From `base`, doubling up to `cap`.
-    pub fn new(base: Duration, cap: Duration) -> Backoff {
-        Backoff {
-            next: base,
-            base,
-            cap,
-        }
-    }
-
-    /// The next wait, with up to 50% jitter.
-    pub fn next_wait(&mut self) -> Duration {
-        let wait = self.next;
-        self.next = (self.next * 2).min(self.cap);
-        crate::http::jitter(wait)
-    }
-
-    /// After a success.
-    pub fn reset(&mut self) {
-        self.next = self.base;
-    }
-}
-
 /// Sleeps unless cancelled; false when cancelled.
 pub async fn sleep(cancel: &CancellationToken, d: Duration) -> bool {
     tokio::select! {
@@ -100,19 +69,5 @@ mod tests {
                 "and the batch still arrives"
             );
         }
-    }
-
-    #[test]
-    fn backoff_doubles_to_its_cap_and_resets() {
-        let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(4));
-        let waits: Vec<u64> = (0..4).map(|_| b.next_wait().as_millis() as u64).collect();
-        assert!((1000..1500).contains(&waits[0]), "{waits:?}");
-        assert!((2000..3000).contains(&waits[1]), "{waits:?}");
-        assert!(
-            (4000..6000).contains(&waits[2]) && (4000..6000).contains(&waits[3]),
-            "{waits:?}"
-        );
-        b.reset();
-        assert!(b.next_wait() < Duration::from_millis(1500));
     }
 }

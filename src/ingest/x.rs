@@ -14,9 +14,10 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use super::file::Bad;
-use super::source::{self, Backoff, SourceBatch};
+use super::source::{self, SourceBatch};
 use super::xwire;
 use crate::config::XConfig;
+use crate::http::Backoff;
 use crate::http::{self, HttpError, Retry};
 use crate::model::EntitySpec;
 
