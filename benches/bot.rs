@@ -200,7 +200,7 @@ async fn run() {
         );
     }
     // Alerts: from the notifier to the channel message at the fake (chart drawn on the way).
-    let notifier = veille::front::posts::ServerAlerts::new(&app.ctx(), app.posts_ready.clone())
+    let notifier = veille::commands::alerts::ServerAlerts::new(&app.ctx(), app.posts_ready.clone())
         .expect("notifier");
     let mut took = Vec::new();
     for i in 0..runs() {

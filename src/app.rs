@@ -17,7 +17,8 @@ use tokio_util::task::TaskTracker;
 use crate::alerts::notify::{ConsoleNotifier, JsonlNotifier, Notifier};
 use crate::alerts::{Detector, Runner, Settings};
 use crate::commands::collect::{self as collect_cmd, CollectEvent};
-use crate::commands::Context;
+use crate::commands::status::Status;
+use crate::commands::{Context, Process};
 use crate::config::Tokens;
 use crate::ingest::pipeline::{self, LiveSources, Options};
 use crate::ingest::{Committed, Events};
@@ -29,25 +30,6 @@ const EVENTS_CAPACITY: usize = 1024;
 
 /// How often the live detector looks at the clock (an alert closes even when nobody posts).
 const ALERT_TICK: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// What the running tasks say of themselves, for `/status` and the end-of-run report.
-#[derive(Debug, Default, Clone)]
-pub struct Status {
-    /// The live sources running (at the end of a run: those that ran).
-    pub sources: Vec<String>,
-    /// Sources or tasks that stopped for good, and why (no secret in it).
-    pub failures: Vec<String>,
-    /// The last collection event.
-    pub last_collection: Option<String>,
-    /// Posts the ingest counted since the start, and of those already stored.
-    pub posts: u64,
-    /// Duplicates among them.
-    pub duplicates: u64,
-    /// The sources of the generations that ended.
-    pub ended_sources: Vec<String>,
-    /// Running sources not connected now, and why.
-    pub trouble: std::collections::BTreeMap<String, String>,
-}
 
 /// The running application. Front-ends share it behind an `Arc`.
 pub struct App {
@@ -106,34 +88,10 @@ impl App {
         &self.base
     }
 
-    /// Everything watched: the names for everyone, then each server's. A name several
-    /// servers watch is watched once (aliases merged); an alias another name already owns is
-    /// left to that name, so the union is always a valid watch list.
+    /// Everything watched: the names for everyone, then each server's (see
+    /// [`crate::commands::watch::union`]).
     pub fn watched_union(&self) -> anyhow::Result<Vec<EntitySpec>> {
-        let mut union = self.base.clone();
-        let mut owned: std::collections::HashSet<String> = union
-            .iter()
-            .flat_map(|e| std::iter::once(&e.name).chain(&e.aliases))
-            .map(|t| fold(t.trim()))
-            .collect();
-        for (_, e) in self.ctx().store.all_watched()? {
-            let name = fold(e.name.trim());
-            let fresh: Vec<String> = e
-                .aliases
-                .iter()
-                .filter(|a| owned.insert(fold(a.trim())))
-                .cloned()
-                .collect();
-            if let Some(existing) = union.iter_mut().find(|u| fold(u.name.trim()) == name) {
-                existing.aliases.extend(fresh);
-            } else if owned.insert(name) {
-                union.push(EntitySpec {
-                    aliases: fresh,
-                    ..e
-                });
-            }
-        }
-        Ok(union)
+        crate::commands::watch::union(&self.base, &self.ctx().store)
     }
 
     /// Adds where alert events go, before [`App::start`] (the console notifier and the
@@ -363,7 +321,7 @@ impl App {
                 tracing::info!(event = ?e, "monthly collection");
                 if let CollectEvent::Done { .. } = e {
                     // The subscriptions' monthly positions are owed from now on.
-                    match crate::front::posts::queue_positions(&positions_ctx) {
+                    match crate::commands::subscriptions::queue_positions(&positions_ctx) {
                         Ok(n) if n > 0 => ready.notify_one(),
                         Ok(_) => {}
                         Err(e) => tracing::error!(
@@ -410,6 +368,24 @@ impl App {
         let mut s = self.status();
         s.sources = s.ended_sources.clone();
         Ok(s)
+    }
+}
+
+impl Process for App {
+    fn ctx(&self) -> Arc<Context> {
+        App::ctx(self)
+    }
+
+    fn base_entities(&self) -> &[EntitySpec] {
+        &self.base
+    }
+
+    fn rewatch(&self) {
+        App::rewatch(self)
+    }
+
+    fn status(&self) -> Status {
+        App::status(self)
     }
 }
 

@@ -314,15 +314,32 @@ impl Lang {
 
 /// How readily an alert opens: the preset's p-value threshold and minimum ratio to the
 /// baseline (see `src/alerts/detector.rs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+///
+/// As an option of `/alerts sensitivity`, its first alias is its French name.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    Default,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Sensitivity {
     /// Only big spikes.
+    #[value(alias = "faible", alias = "basse")]
     Low,
     /// The default.
     #[default]
+    #[value(alias = "moyenne", alias = "normale")]
     Medium,
     /// Smaller spikes too, at the cost of more alerts.
+    #[value(alias = "haute", alias = "forte")]
     High,
 }
 

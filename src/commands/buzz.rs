@@ -1,8 +1,10 @@
 //! `buzz`: a watched name's recent mentions and critical posts against its baseline, its
-//! cues and most visible critical posts, and the chart (`veille buzz`, `/buzz` next).
+//! cues and most visible critical posts, and the chart (`veille buzz`, and `/buzz` as a
+//! reply).
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 
+use super::reply::{Caller, Image, Reply, Tone};
 use super::{CommandError, CommandResult, Context};
 use crate::alerts::chart::{self, ChartSpec};
 use crate::alerts::detector::OpenAlert;
@@ -272,4 +274,79 @@ pub fn chart(ctx: &Context, r: &BuzzReply, lang: Lang) -> CommandResult<Vec<u8>>
         tz,
         lang,
     })?)
+}
+
+/// `/buzz name [period]`: the text of [`buzz`] and its chart; `period` is `24h`, `7j` or a
+/// date.
+pub fn slash(
+    ctx: &Context,
+    caller: &Caller,
+    name: &str,
+    period: Option<&str>,
+) -> CommandResult<Reply> {
+    let lang = caller.lang;
+    let since = match period.map(str::trim) {
+        None | Some("") => None,
+        Some(p) => Some(match parse_period(p) {
+            Some(d) => Utc::now() - d,
+            None => parse_time(p, lang).map_err(|_| {
+                CommandError::user_in(
+                    lang,
+                    format!("période inconnue : {p} (24h, 48h, 7j ou une date AAAA-MM-JJ)"),
+                    format!("unknown period: {p} (24h, 48h, 7d or a date YYYY-MM-DD)"),
+                )
+            })?,
+        }),
+    };
+    let r = buzz(
+        ctx,
+        &BuzzQuery {
+            entity: name.to_string(),
+            since,
+        },
+        lang,
+    )?;
+    let png = chart(ctx, &r, lang)?;
+    let text = text(&r, lang);
+    let mut lines = text.lines();
+    let title = lines.next().unwrap_or_default().to_string();
+    Ok(Reply {
+        title,
+        body: lines.collect::<Vec<_>>().join("\n"),
+        image: Some(Image {
+            name: "buzz.png".into(),
+            png,
+        }),
+        tone: if r.open.is_some() {
+            Tone::Bad
+        } else {
+            Tone::Info
+        },
+        ..Reply::default()
+    })
+}
+
+/// `24h`, `48 h`, `7j`, `7d`, `2 jours`.
+fn parse_period(p: &str) -> Option<Duration> {
+    let p = p.to_lowercase().replace(' ', "");
+    let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
+    let n: i64 = digits.parse().ok()?;
+    match &p[digits.len()..] {
+        "h" | "heure" | "heures" | "hour" | "hours" => Some(Duration::hours(n)),
+        "j" | "d" | "jour" | "jours" | "day" | "days" => Some(Duration::days(n)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods() {
+        assert_eq!(parse_period("24h"), Some(Duration::hours(24)));
+        assert_eq!(parse_period("7 j"), Some(Duration::days(7)));
+        assert_eq!(parse_period("7d"), Some(Duration::days(7)));
+        assert_eq!(parse_period("soon"), None);
+    }
 }

@@ -1,21 +1,37 @@
 //! The command core: every user-facing command, front-end neutral.
 //!
 //! A command is a function from typed arguments and one shared [`Context`] to a typed reply
-//! or a [`CommandError`]. Front-ends only parse and render: `cli/` renders terminal text,
-//! the Discord bot and the console render theirs from the same replies. A command never
-//! prints; long work reports progress through a callback.
+//! or a [`CommandError`]. The slash commands are declared once in [`request`] and answered by
+//! one function each, in their feature's file (`watch`, `alerts`, `subscriptions`, `status`,
+//! `classify`, `corrections`, `rank`, `buzz`), from a [`Caller`] to a [`Reply`]; the one-shot
+//! commands of `cli/` (`import`, `replay`, `collect`, `stats`) return their own types.
+//! Front-ends only parse and render: the Discord bot and the console from the same replies,
+//! `cli/` terminal text. A command never prints; long work reports progress through a
+//! callback.
 //!
 //! Errors keep apart what the user did wrong ([`CommandError::User`], already in the user's
 //! language, shown to them) from what broke ([`CommandError::Internal`], logged with its
 //! cause; the user sees a short generic answer). Commands that scan the store are blocking
 //! and say so: front-ends on tokio call them through `spawn_blocking`.
 
+pub mod alerts;
 pub mod buzz;
+pub mod classify;
 pub mod collect;
+pub mod corrections;
 pub mod import;
+pub mod outbox;
 pub mod rank;
 pub mod replay;
+pub mod reply;
+pub mod request;
 pub mod stats;
+pub mod status;
+pub mod subscriptions;
+pub mod watch;
+
+pub use reply::{Caller, Image, Reply, Tone};
+pub use request::{run, Invocation, Request};
 
 use std::sync::Arc;
 
@@ -25,6 +41,19 @@ use crate::rank::catalog::{Catalog, UnknownName};
 use crate::rank::seeds;
 use crate::store::Store;
 use crate::watch::Watcher;
+
+/// What a slash command needs of the process that runs it, beside the [`Context`]: the app
+/// of `veille run` (the tests may bring their own).
+pub trait Process: Send + Sync {
+    /// What every command uses now (its watcher follows the servers' lists).
+    fn ctx(&self) -> Arc<Context>;
+    /// The names watched for everyone (the configuration's).
+    fn base_entities(&self) -> &[EntitySpec];
+    /// Says that a server's watch list, its alert settings or the corrections changed.
+    fn rewatch(&self);
+    /// What the running tasks say of themselves.
+    fn status(&self) -> status::Status;
+}
 
 /// What every command may use: the configuration, the store, the catalogue and the watcher.
 /// One per process; cheap to share behind an `Arc`.

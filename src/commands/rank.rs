@@ -1,7 +1,9 @@
-//! `rank` and `position`: a category's ranking for a month, and where one account stands.
+//! `rank` and `position`: a category's ranking for a month, and where one account stands;
+//! typed for `veille rank` and `veille position`, as replies for `/rank` and `/position`.
 
 use std::collections::HashMap;
 
+use super::reply::{Caller, Image, Reply, PAGE_ROWS};
 use super::{unknown, CommandError, CommandResult, Context};
 use crate::model::{Lang, Month};
 use crate::rank::catalog::{Catalog, Platform};
@@ -218,6 +220,100 @@ pub fn position_line(p: &Position, lang: Lang) -> String {
             .unwrap_or_default()
     );
     line.trim_end().to_string()
+}
+
+/// `/rank category platform [metric] [month] [top]`: the ranking in pages of [`PAGE_ROWS`]
+/// rows, `top` rows in all (every row by default).
+pub fn ranking(
+    ctx: &Context,
+    caller: &Caller,
+    category: &str,
+    platform: &str,
+    metric: &Option<String>,
+    month: &Option<String>,
+    top: Option<usize>,
+) -> CommandResult<Reply> {
+    let q = RankQuery {
+        category: category.to_string(),
+        platform: platform.to_string(),
+        metric: metric.clone(),
+        month: month.clone(),
+    };
+    let r = rank(ctx, &q, caller.lang)?;
+    Ok(ranking_reply(
+        &r,
+        top.unwrap_or(r.rows.len()).max(1),
+        caller.lang,
+    ))
+}
+
+/// A ranking as a reply: the heading as title, pages of [`PAGE_ROWS`] rows, the sources in
+/// the footer.
+pub fn ranking_reply(r: &Ranking, top: usize, lang: Lang) -> Reply {
+    let table = crate::rank::message::table(r, top, lang);
+    let mut lines = table.lines();
+    let title = lines.next().unwrap_or_default().to_string();
+    let shown = top.min(r.rows.len());
+    let rows: Vec<&str> = lines.by_ref().take(shown).collect();
+    let rest: Vec<&str> = lines.collect();
+    Reply {
+        title,
+        pages: rows.chunks(PAGE_ROWS).map(|c| c.join("\n")).collect(),
+        footer: (!rest.is_empty()).then(|| rest.join("\n")),
+        ..Reply::default()
+    }
+}
+
+/// `/position account [platform]`: the account's last twelve positions, its latest as a
+/// sentence, and a chart of its ranks.
+pub fn positions(
+    ctx: &Context,
+    caller: &Caller,
+    account: &str,
+    platform: Option<&str>,
+) -> CommandResult<Reply> {
+    let lang = caller.lang;
+    let history = position(ctx, account, platform, lang)?;
+    let recent = &history[history.len().saturating_sub(12)..];
+    let body = recent
+        .iter()
+        .map(|p| position_line(p, lang))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let last = history.last().expect("position returns at least one");
+    let sentence =
+        crate::rank::message::position_sentence(&last.ranking, &last.ranking.rows[last.row], lang);
+    let mut lines: Vec<crate::alerts::chart::RankLine> = Vec::new();
+    for p in &history {
+        let name = format!(
+            "{} · {}",
+            p.ranking.platform.display(),
+            match lang {
+                Lang::Fr => &p.ranking.label_fr,
+                Lang::En => &p.ranking.label_en,
+            }
+        );
+        let m = &p.ranking.month;
+        let point = (m.year * 12 + m.month as i32 - 1, p.ranking.rows[p.row].rank);
+        match lines.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, pts)) => pts.push(point),
+            None => lines.push((name, vec![point])),
+        }
+    }
+    let who = last.ranking.rows[last.row]
+        .account
+        .label(last.ranking.platform);
+    let png = crate::alerts::chart::ranks_png(&who, &lines, lang)?;
+    Ok(Reply {
+        title: who,
+        body: sentence,
+        pages: vec![body],
+        image: Some(Image {
+            name: "positions.png".into(),
+            png,
+        }),
+        ..Reply::default()
+    })
 }
 
 #[cfg(test)]

@@ -10,10 +10,10 @@ use std::sync::Arc;
 use rustyline::completion::{Completer, Pair};
 use rustyline::{Context as RlContext, Helper, Highlighter, Hinter, Validator};
 
-use super::posts::{BotPost, PostBody};
-use super::{handle, parse, Caller, Reply, SPECS};
 use crate::app::App;
-use crate::commands::CommandError;
+use crate::commands::outbox::{BotPost, PostBody};
+use crate::commands::request::{self, Invocation, OptionKind};
+use crate::commands::{Caller, CommandError, CommandResult, Reply};
 use crate::model::Lang;
 use crate::store::servers::CONSOLE;
 
@@ -31,10 +31,10 @@ pub fn answer(app: &App, caller: &Caller, line: &str) -> Option<String> {
     if line.is_empty() || line.starts_with('#') {
         return None;
     }
-    let result = parse(line, caller.lang).and_then(|req| {
-        let r = handle(app, caller, &req);
+    let result = parse(line, caller.lang).and_then(|command| {
+        let r = request::run(app, caller, &command);
         if let Err(e) = &r {
-            e.log(req.name());
+            e.log(command.path);
         }
         r
     });
@@ -42,6 +42,120 @@ pub fn answer(app: &App, caller: &Caller, line: &str) -> Option<String> {
         Ok(reply) => render(app, &reply),
         Err(e) => format!("⚠ {}", e.reply(caller.lang)),
     })
+}
+
+/// Parses a console line: `/rank villes twitter`, options by position or as `name:value`
+/// (`/rank villes twitter month:2014-09`, English or French names), quotes (`"…"`, `'…'`,
+/// `«…»`) around values with spaces; the leading slash is optional. A free text (`/classify`)
+/// is the rest of the line as typed.
+pub fn parse(line: &str, lang: Lang) -> CommandResult<Invocation> {
+    let line = line.trim().trim_start_matches('/');
+    let heads: Vec<&str> = line.split_whitespace().take(2).collect();
+    let (command, used) = request::find(&heads, lang)?;
+    let rest = skip_words(line, used);
+    let mut values: Vec<(String, String)> = Vec::new();
+    if let Some(free) = command
+        .options
+        .iter()
+        .find(|o| matches!(o.kind, OptionKind::Text { free: true, .. }))
+    {
+        let text = match rest.split_once(':') {
+            Some((k, v)) if free.is_named(k) => v.trim(),
+            _ => rest,
+        };
+        if !text.is_empty() {
+            values.push((free.name.clone(), text.to_string()));
+        }
+        return request::parse(command, &values, lang);
+    }
+    let words = split(rest).ok_or_else(|| {
+        CommandError::user_in(
+            lang,
+            "un guillemet n'est pas fermé",
+            "a quote is not closed",
+        )
+    })?;
+    let mut positional = Vec::new();
+    for w in words {
+        match w.split_once(':') {
+            Some((k, v)) if is_option_name(k) && !v.starts_with("//") => {
+                values.push((k.to_string(), v.to_string()))
+            }
+            _ => positional.push(w),
+        }
+    }
+    let named: Vec<String> = values.iter().map(|(k, _)| k.clone()).collect();
+    let mut free_slots = command
+        .options
+        .iter()
+        .filter(|o| !named.iter().any(|k| o.is_named(k)));
+    for w in positional {
+        match free_slots.next() {
+            Some(o) => values.push((o.name.clone(), w)),
+            None => {
+                return Err(CommandError::user_in(
+                    lang,
+                    format!("trop d'arguments pour /{} : {w:?}", command.path),
+                    format!("too many arguments for /{}: {w:?}", command.path),
+                ))
+            }
+        }
+    }
+    request::parse(command, &values, lang)
+}
+
+/// `line` after its first `n` words, as typed.
+fn skip_words(line: &str, n: usize) -> &str {
+    let mut rest = line.trim_start();
+    for _ in 0..n {
+        rest = rest
+            .trim_start_matches(|c: char| !c.is_whitespace())
+            .trim_start();
+    }
+    rest
+}
+
+/// Whether `k` (before a `:`) can be an option's name: letters, `_` and `-`.
+fn is_option_name(k: &str) -> bool {
+    k.chars().next().is_some_and(char::is_alphabetic)
+        && k.chars().all(|c| c.is_alphabetic() || c == '_' || c == '-')
+}
+
+/// Splits the options of a line as a shell would (shlex), with French quotes (`«…»`, `“…”`)
+/// as double quotes and an apostrophe inside a word (`d'Or`) as a letter. `None` when a quote
+/// is not closed.
+fn split(options: &str) -> Option<Vec<String>> {
+    let mut shell = String::with_capacity(options.len() + 8);
+    let mut quoted = None;
+    let chars: Vec<char> = options.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let c = match c {
+            '«' | '»' | '“' | '”' => '"',
+            c => c,
+        };
+        match (quoted, c) {
+            (None, '"' | '\'') => {
+                let inside_word = c == '\''
+                    && i > 0
+                    && chars[i - 1].is_alphanumeric()
+                    && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric());
+                if inside_word {
+                    shell.push('\\');
+                } else {
+                    quoted = Some(c);
+                }
+            }
+            (Some(q), c) if c == q => quoted = None,
+            _ => {}
+        }
+        shell.push(c);
+    }
+    Some(
+        shlex::split(&shell)?
+            .into_iter()
+            .map(|w| w.trim().to_string())
+            .collect(),
+    )
 }
 
 /// A reply as text, its chart saved under the configured charts directory.
@@ -117,12 +231,13 @@ impl Completer for Commands {
         _ctx: &RlContext<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let typed = line[..pos].trim_start().trim_start_matches('/');
-        let candidates = SPECS
+        let candidates = request::specs()
             .iter()
-            .filter(|s| s.path.starts_with(typed))
-            .map(|s| Pair {
-                display: format!("/{}", s.path),
-                replacement: format!("/{} ", s.path),
+            .flat_map(|c| c.leaves())
+            .filter(|c| c.path.starts_with(typed))
+            .map(|c| Pair {
+                display: format!("/{}", c.path),
+                replacement: format!("/{} ", c.path),
             })
             .collect();
         Ok((line.len() - line.trim_start().len(), candidates))
@@ -195,4 +310,92 @@ pub fn read_commands(app: &App) -> anyhow::Result<()> {
         let _ = editor.save_history(h);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::request::{AlertsRequest, ChannelRef, Rows, WatchRequest};
+    use crate::commands::Request;
+
+    fn req(line: &str) -> Request {
+        parse(line, Lang::Fr).expect(line).request
+    }
+
+    #[test]
+    fn console_lines_parse_like_slash_commands() {
+        assert_eq!(
+            req("/rank villes twitter"),
+            Request::Rank {
+                category: "villes".into(),
+                platform: "twitter".into(),
+                metric: None,
+                month: None,
+                top: None
+            }
+        );
+        assert_eq!(
+            req("rank villes twitter month:2014-09 top:5"),
+            Request::Rank {
+                category: "villes".into(),
+                platform: "twitter".into(),
+                metric: None,
+                month: Some("2014-09".into()),
+                top: Some(Rows(5))
+            }
+        );
+        assert_eq!(
+            req("/classement villes twitter mois:2014-09"),
+            req("/rank villes twitter month:2014-09")
+        );
+        assert_eq!(
+            req("/watch add \"Air France\" \"@airfrance, #airfrance\" brand"),
+            Request::Watch(WatchRequest::Add {
+                name: "Air France".into(),
+                aliases: Some("@airfrance, #airfrance".into()),
+                kind: Some("brand".into())
+            })
+        );
+        assert_eq!(
+            req("/surveiller ajouter « Côte d'Or » type:departement"),
+            Request::Watch(WatchRequest::Add {
+                name: "Côte d'Or".into(),
+                aliases: None,
+                kind: Some("departement".into())
+            })
+        );
+        assert_eq!(
+            req("/classify Vol annulé, encore : merci pour rien"),
+            Request::Classify {
+                text: "Vol annulé, encore : merci pour rien".into()
+            }
+        );
+        assert_eq!(
+            req("/classify l'hôtel de ville est fermé"),
+            Request::Classify {
+                text: "l'hôtel de ville est fermé".into()
+            }
+        );
+        assert_eq!(
+            req("/alerts channel <#42>"),
+            Request::Alerts(AlertsRequest::Channel {
+                channel: ChannelRef(42)
+            })
+        );
+    }
+
+    #[test]
+    fn console_mistakes_are_explained() {
+        let err = |line: &str, lang| parse(line, lang).expect_err(line).to_string();
+        assert!(err("/rank villes", Lang::Fr).contains("il manque platform"));
+        assert!(err("/watch", Lang::Fr).contains("/watch add"));
+        assert!(err("/frobnicate", Lang::En).contains("unknown command: /frobnicate"));
+        assert!(err("/ranc villes twitter", Lang::Fr).contains("vouliez-vous dire /rank"));
+        assert!(err("/rank villes twitter mnth:2014-09", Lang::En).contains("did you mean month?"));
+        assert!(
+            err("/rank villes twitter posts 2014-09 5 6", Lang::Fr).contains("trop d'arguments")
+        );
+        assert!(err("/watch add \"Air France", Lang::En).contains("quote is not closed"));
+        assert!(err("/classify", Lang::Fr).contains("il manque text"));
+    }
 }

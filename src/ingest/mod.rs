@@ -150,6 +150,9 @@ impl<'a> Ingestor<'a> {
                     match msg {
                         ToWriter::Batch(batch, publish) => {
                             writer_store.commit_ingest(&batch)?;
+                            if let Some((source, _)) = &batch.cursor {
+                                tracing::debug!(source, "batch committed");
+                            }
                             if let Some((events, committed)) = publish {
                                 // No receiver is not an error: nobody listens yet.
                                 let _ = events.send(std::sync::Arc::new(committed));

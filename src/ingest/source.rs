@@ -70,4 +70,23 @@ mod tests {
             );
         }
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_ends_on_time_or_as_soon_as_the_source_is_cancelled() {
+        // Arrange: the clock is paused, so the waits take no real time and are exact.
+        let cancel = CancellationToken::new();
+        let start = tokio::time::Instant::now();
+        // Act and assert: a full wait.
+        assert!(sleep(&cancel, Duration::from_secs(64)).await);
+        assert_eq!(start.elapsed(), Duration::from_secs(64));
+        // A wait cut short by a cancellation 5 s in.
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            stop.cancel();
+        });
+        let start = tokio::time::Instant::now();
+        assert!(!sleep(&cancel, Duration::from_secs(60)).await);
+        assert_eq!(start.elapsed(), Duration::from_secs(5));
+    }
 }

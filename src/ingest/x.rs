@@ -17,7 +17,6 @@ use super::file::Bad;
 use super::source::{self, SourceBatch};
 use super::xwire;
 use crate::config::XConfig;
-use crate::http::Backoff;
 use crate::http::{self, HttpError, Retry};
 use crate::model::EntitySpec;
 
@@ -337,7 +336,8 @@ impl Stream {
     /// it drops; stops on 401/403.
     pub async fn run(self, tx: source::Sender, cancel: CancellationToken) -> Result<(), HttpError> {
         self.sync_rules().await?;
-        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(64));
+        // Reconnections back off as the requests do (1 s to 64 s by default).
+        let mut backoff = self.retry.backoff();
         loop {
             let params = [
                 ("tweet.fields", TWEET_FIELDS),

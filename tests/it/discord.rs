@@ -1,68 +1,158 @@
-//! The real serenity/poise bot against the fake Discord of `fake_discord.rs`.
+//! The real serenity bot against the fake Discord of `fake_discord.rs`. Each test waits for
+//! what it checks (a request reaching the fake, a message count); "nothing posted twice" is
+//! proved by a later message arriving after any duplicate would have (the poster delivers
+//! oldest first).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{json, Value};
+use wiremock::MockServer;
 
 use veille::alerts::notify::Notifier;
+use veille::commands::alerts::ServerAlerts;
+use veille::commands::outbox::BotPost;
+use veille::commands::status::Status;
+use veille::commands::subscriptions::queue_positions;
 use veille::config::Config;
-use veille::front::posts::ServerAlerts;
-use veille::model::{Month, Platform, Snapshot};
+use veille::model::{Lang, Month, Platform, Snapshot};
 
 use super::fake_discord::*;
-use super::support::spawn_app;
+use super::support::{spawn_app, TestApp};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_bot_answers_slash_commands_posts_alerts_and_monthly_positions() {
-    tokio::time::timeout(Duration::from_secs(90), scenario())
-        .await
-        .expect("the scenario ends in time");
+/// The bot connected to the fake Discord, its commands registered.
+struct Running {
+    events: tokio::sync::mpsc::UnboundedSender<Value>,
+    gateway_frames: Arc<Mutex<Vec<Value>>>,
+    server: MockServer,
+    config: Config,
+    test: TestApp,
+    bot: Option<(Bot, tokio::sync::oneshot::Sender<()>)>,
 }
 
-async fn scenario() {
+/// Starts the bot on a new store; `limited`: the fake answers the first channel message 429.
+async fn start(limited: bool) -> Running {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("VEILLE_LOG"))
         .with_test_writer()
         .try_init();
-    let (gw_url, events, sent) = gateway(json!([])).await;
-    let server = rest(&gw_url, Log::default(), true).await;
+    let (gw_url, events, gateway_frames) = gateway(json!([])).await;
+    let server = rest(&gw_url, Log::default(), limited).await;
     let mut config = Config::default();
     config.discord.api_url = server.uri();
     config.sources.bluesky.jetstream = false;
-    let t = spawn_app(config.clone(), config.entities.clone());
-    let app = t.app.clone();
-    let (bot, stop_tx) = start_bot(app.clone());
-
-    // The bot connects and registers its commands, with French localizations.
-    let put = wait_for(&server, 1, |r| r.method.as_str() == "PUT").await;
-    let registered = json_body(&put[0]);
-    let names: Vec<&str> = registered
-        .as_array()
-        .expect("a list")
-        .iter()
-        .filter_map(|c| c["name"].as_str())
-        .collect();
-    for n in [
-        "rank",
-        "position",
-        "subscribe",
-        "watch",
-        "alerts",
-        "buzz",
-        "classify",
-        "status",
-    ] {
-        assert!(names.contains(&n), "{n} registered: {names:?}");
+    let test = spawn_app(config.clone(), config.entities.clone());
+    let bot = start_bot(test.app.clone());
+    wait_for(&server, 1, |r| r.method.as_str() == "PUT").await;
+    Running {
+        events,
+        gateway_frames,
+        server,
+        config,
+        test,
+        bot: Some(bot),
     }
-    let rank_cmd = registered
-        .as_array()
-        .expect("list")
-        .iter()
-        .find(|c| c["name"] == "rank")
-        .expect("rank");
-    assert_eq!(rank_cmd["name_localizations"]["fr"], "classement");
-    let identify = sent
+}
+
+impl Running {
+    /// Sends an interaction and returns the JSON of its callback.
+    async fn interact(&self, event: Value) -> Value {
+        let id: u64 = event["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("an id");
+        self.events.send(event).expect("the gateway takes it");
+        json_body(&wait_for(&self.server, 1, callback_of(id)).await[0])
+    }
+
+    /// Stops the bot: the shard closed, every task drained, the store flushed.
+    async fn stop(&mut self) -> Status {
+        let (bot, stop) = self.bot.take().expect("running");
+        stop.send(()).expect("stop");
+        let status = tokio::time::timeout(Duration::from_secs(30), bot)
+            .await
+            .expect("the bot stops in time")
+            .expect("joined")
+            .expect("a clean stop");
+        assert!(status.failures.is_empty(), "{:?}", status.failures);
+        status
+    }
+
+    /// Starts a new app and bot on the same store (a restart), its commands registered again.
+    async fn restart(&mut self) {
+        let ctx = veille::commands::Context::with_store(
+            self.config.clone(),
+            self.config.entities.clone(),
+            self.test.app.ctx().store.clone(),
+        )
+        .expect("ctx");
+        let app = Arc::new(veille::app::App::new(ctx));
+        let puts = self.puts().await;
+        self.bot = Some(start_bot(app.clone()));
+        self.test.app = app;
+        wait_for(&self.server, puts + 1, |r| r.method.as_str() == "PUT").await;
+    }
+
+    async fn puts(&self) -> usize {
+        let all = self.server.received_requests().await.unwrap_or_default();
+        all.iter().filter(|r| r.method.as_str() == "PUT").count()
+    }
+
+    fn alerts(&self) -> ServerAlerts {
+        let app = &self.test.app;
+        ServerAlerts::new(&app.ctx(), app.posts_ready.clone()).expect("notifier")
+    }
+}
+
+const MANAGER: &str = "32";
+const MEMBER: &str = "0";
+
+fn watch_add(id: u64, name: &str) -> Value {
+    interaction(
+        id,
+        "watch",
+        json!([{"name": "add", "type": 1, "options": [opt("name", name)]}]),
+        MANAGER,
+    )
+}
+
+fn alerts_channel(id: u64) -> Value {
+    interaction(
+        id,
+        "alerts",
+        json!([{"name": "channel", "type": 1, "options": [{"name": "channel", "type": 7, "value": ALERTS}]}]),
+        MANAGER,
+    )
+}
+
+/// A console line giving every option of a registered command, by name.
+fn line_of(path: &str, options: &[Value], lang_fr: bool) -> String {
+    let mut line = format!("/{path}");
+    for o in options {
+        let name = if lang_fr {
+            o["name_localizations"]["fr"]
+                .as_str()
+                .unwrap_or(o["name"].as_str().expect("name"))
+        } else {
+            o["name"].as_str().expect("name")
+        };
+        let value = match o["type"].as_u64() {
+            Some(4) => o["min_value"].as_u64().unwrap_or(1).to_string(),
+            Some(7) => "<#42>".to_string(),
+            _ => o["choices"][0]["value"].as_str().unwrap_or("x").to_string(),
+        };
+        line.push_str(&format!(" {name}:{value}"));
+    }
+    line
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_registers_exactly_what_the_console_accepts() {
+    let mut bot = start(false).await;
+    let put = wait_for(&bot.server, 1, |r| r.method.as_str() == "PUT").await;
+    let registered = json_body(&put[0]);
+    let identify = bot
+        .gateway_frames
         .lock()
         .expect("lock")
         .iter()
@@ -74,16 +164,111 @@ async fn scenario() {
         .expect("token")
         .ends_with("test-token"));
 
-    // /rank villes twitter: an embed whose first row is Toulouse.
-    events
-        .send(interaction(
+    // Every registered command, subcommand and option, as the console would take it.
+    let mut registered_leaves = Vec::new();
+    for c in registered.as_array().expect("a list") {
+        let name = c["name"].as_str().expect("name");
+        assert!(
+            c["name_localizations"]["fr"].is_string() || name == "position" || name == "buzz",
+            "{c}"
+        );
+        assert!(c["description_localizations"]["fr"].is_string(), "{c}");
+        assert_eq!(c["contexts"], json!([0]), "guild only: {c}");
+        let options = c["options"].as_array().cloned().unwrap_or_default();
+        let leaves: Vec<(String, Vec<Value>)> = if options.iter().any(|o| o["type"] == 1) {
+            options
+                .iter()
+                .map(|s| {
+                    (
+                        format!("{name} {}", s["name"].as_str().expect("sub")),
+                        s["options"].as_array().cloned().unwrap_or_default(),
+                    )
+                })
+                .collect()
+        } else {
+            vec![(name.to_string(), options)]
+        };
+        for (path, options) in leaves {
+            for fr in [false, true] {
+                let line = line_of(&path, &options, fr);
+                veille::front::console::parse(&line, Lang::Fr)
+                    .unwrap_or_else(|e| panic!("the console refuses {line:?}: {e}"));
+            }
+            for (i, o) in options.iter().enumerate() {
+                let mut without = options.clone();
+                without.remove(i);
+                let line = line_of(&path, &without, false);
+                let parsed = veille::front::console::parse(&line, Lang::En);
+                if o["required"] == true {
+                    let e = parsed
+                        .expect_err("a required option is missing")
+                        .to_string();
+                    assert!(
+                        e.contains(&format!("missing {}", o["name"].as_str().expect("n"))),
+                        "{line}: {e}"
+                    );
+                } else {
+                    parsed.unwrap_or_else(|e| panic!("{line:?} is refused: {e}"));
+                }
+            }
+            let usage: Vec<String> = options
+                .iter()
+                .map(|o| {
+                    let n = o["name"].as_str().expect("name");
+                    if o["required"] == true {
+                        n.to_string()
+                    } else {
+                        format!("[{n}]")
+                    }
+                })
+                .collect();
+            registered_leaves.push(
+                format!("/{path} {}", usage.join(" "))
+                    .trim_end()
+                    .to_string(),
+            );
+        }
+    }
+    assert_eq!(
+        registered
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|c| c["name"] == "subscribe")
+            .expect("subscribe")["default_member_permissions"],
+        "32",
+        "Discord shows /subscribe only to those who may use it"
+    );
+
+    // Every command the console lists, with its options and which are required, is registered.
+    let console = veille::commands::Caller::console(Lang::En);
+    let help = veille::front::console::answer(&bot.test.app, &console, "/help").expect("help");
+    let listed: Vec<String> = help
+        .lines()
+        .skip(1)
+        .map(|l| l.split(" — ").next().expect("usage").trim_end().to_string())
+        .collect();
+    assert!(
+        listed.contains(&"/rank category platform [metric] [month] [top]".to_string()),
+        "{listed:?}"
+    );
+    assert_eq!(listed, registered_leaves);
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slash_commands_answer_with_embeds_and_settings_need_manage_server() {
+    let mut bot = start(false).await;
+
+    // /rank villes twitter: an embed whose first row is Toulouse, in pages, pinging nobody.
+    let reply = bot
+        .interact(interaction(
             3000,
             "rank",
             json!([opt("category", "villes"), opt("platform", "twitter")]),
-            "0",
+            MEMBER,
         ))
-        .expect("push");
-    let reply = json_body(&wait_for(&server, 1, callback_of(3000)).await[0]);
+        .await;
     assert_eq!(reply["type"], 4);
     let embed = &reply["data"]["embeds"][0];
     assert!(
@@ -111,18 +296,18 @@ async fn scenario() {
     assert_eq!(reply["data"]["allowed_mentions"]["parse"], json!([]));
 
     // /subscribe without Manage Server is refused, briefly and to the caller alone.
-    events
-        .send(interaction(
-            3001,
+    let subscribe = |id, permissions| {
+        interaction(
+            id,
             "subscribe",
             json!([
                 opt("account", "gersledepartement"),
                 opt("platform", "instagram")
             ]),
-            "0",
-        ))
-        .expect("push");
-    let refused = json_body(&wait_for(&server, 1, callback_of(3001)).await[0]);
+            permissions,
+        )
+    };
+    let refused = bot.interact(subscribe(3001, MEMBER)).await;
     assert_eq!(refused["data"]["flags"], 64, "ephemeral: {refused}");
     assert!(
         refused["data"]["content"]
@@ -131,46 +316,53 @@ async fn scenario() {
             .contains("Gérer le serveur"),
         "{refused}"
     );
-    assert!(app
-        .ctx()
-        .store
-        .subscriptions(None)
-        .expect("subs")
-        .is_empty());
+    let store = bot.test.app.ctx().store.clone();
+    assert!(store.subscriptions(None).expect("subs").is_empty());
 
-    // With Manage Server (0x20): subscribed, and the watch list and alert channel set.
-    events
-        .send(interaction(
-            3002,
-            "subscribe",
-            json!([
-                opt("account", "gersledepartement"),
-                opt("platform", "instagram")
-            ]),
-            "32",
-        ))
-        .expect("push");
-    let ok = json_body(&wait_for(&server, 1, callback_of(3002)).await[0]);
+    // With Manage Server (0x20): subscribed, with the latest position in the reply.
+    let ok = bot.interact(subscribe(3002, MANAGER)).await;
+    let embed = &ok["data"]["embeds"][0];
     assert!(
-        ok["data"]["embeds"][0]["title"]
+        embed["title"]
             .as_str()
             .expect("title")
             .contains("Abonnement"),
         "{ok}"
     );
-    events
-        .send(interaction(
+    assert!(
+        embed["description"]
+            .as_str()
+            .expect("description")
+            .contains("1er des départements"),
+        "{ok}"
+    );
+    assert_eq!(store.subscriptions(None).expect("subs").len(), 1);
+
+    // A mistyped value is explained to the caller alone.
+    let bad = bot
+        .interact(interaction(
             3003,
-            "watch",
-            json!([{"name": "add", "type": 1, "options": [opt("name", "SNCF")]}]),
-            "32",
+            "rank",
+            json!([opt("category", "vilels"), opt("platform", "twitter")]),
+            MEMBER,
         ))
-        .expect("push");
-    wait_for(&server, 1, callback_of(3003)).await;
-    events
-        .send(interaction(3004, "alerts", json!([{"name": "channel", "type": 1, "options": [{"name": "channel", "type": 7, "value": ALERTS}]}]), "32"))
-        .expect("push");
-    let set = json_body(&wait_for(&server, 1, callback_of(3004)).await[0]);
+        .await;
+    assert_eq!(bad["data"]["flags"], 64);
+    assert!(
+        bad["data"]["content"]
+            .as_str()
+            .expect("content")
+            .contains("vouliez-vous dire villes"),
+        "{bad}"
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_reaches_its_channel_once_with_its_chart_and_pings_nobody() {
+    let mut bot = start(true).await;
+    bot.interact(watch_add(3003, "SNCF")).await;
+    let set = bot.interact(alerts_channel(3004)).await;
     assert!(
         set["data"]["embeds"][0]["description"]
             .as_str()
@@ -179,15 +371,11 @@ async fn scenario() {
         "{set}"
     );
 
-    // An alert reaches the channel with its chart, pinging nobody; the first attempt is
-    // rate limited and waited out.
-    let notifier = ServerAlerts::new(&app.ctx(), app.posts_ready.clone()).expect("notifier");
-    notifier
-        .notify(&alert_out(
-            "@everyone Encore un train annulé <@&123>, honteux",
-        ))
-        .expect("queued");
-    let posts = wait_for(&server, 2, is_channel_post).await;
+    // The first attempt is rate limited and waited out.
+    let notifier = bot.alerts();
+    let alert = alert_out("@everyone Encore un train annulé <@&123>, honteux");
+    notifier.notify(&alert).expect("queued");
+    let posts = wait_for(&bot.server, 2, is_channel_post).await;
     assert_eq!(
         posts[0].url.path(),
         posts[1].url.path(),
@@ -204,66 +392,113 @@ async fn scenario() {
         payload["embeds"][0]["image"]["url"],
         "attachment://chart.png"
     );
-    let button_id = payload["components"][0]["components"][0]["custom_id"]
+    assert!(payload["components"][0]["components"][0]["custom_id"]
         .as_str()
-        .expect("a button")
-        .to_string();
-    // The same event notified again (a restart before the outbox was acknowledged) is not
-    // posted twice.
-    notifier
-        .notify(&alert_out(
-            "@everyone Encore un train annulé <@&123>, honteux",
+        .expect("a correction button")
+        .starts_with("veille:v:c:post:"));
+
+    // The same event notified again (a restart before the outbox was acknowledged) owes
+    // nothing; a later alert arrives after any duplicate would have, and alone.
+    let store = bot.test.app.ctx().store.clone();
+    let owed = |store: &veille::store::Store| -> Vec<u64> {
+        let pending: Vec<(u64, BotPost)> = store.pending_posts().expect("outbox");
+        pending.into_iter().map(|(id, _)| id).collect()
+    };
+    let before = owed(&store);
+    notifier.notify(&alert).expect("again");
+    let after = owed(&store);
+    assert!(
+        after.iter().all(|id| before.contains(id)),
+        "nothing new is owed: {before:?} then {after:?}"
+    );
+    let mut later = alert_out("Encore un retard");
+    later.event.alert_id = "SNCF@2".into();
+    notifier.notify(&later).expect("queued");
+    let posts = wait_for(&bot.server, 3, is_channel_post).await;
+    assert_eq!(posts.len(), 3, "one retried message, then the later alert");
+    let (later_payload, _) = multipart(&posts[2]);
+    assert!(
+        later_payload["embeds"][0]["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Encore un retard"),
+        "{later_payload}"
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correction_button_needs_manage_server_and_records_who_pressed_it() {
+    let mut bot = start(false).await;
+    let reply = bot
+        .interact(interaction(
+            3010,
+            "classify",
+            json!([opt("text", "Encore un train annulé, une honte")]),
+            MEMBER,
         ))
-        .expect("again");
+        .await;
+    let button_id = reply["data"]["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .expect("a « Critique » button")
+        .to_string();
+    let store = bot.test.app.ctx().store.clone();
 
     // A member without Manage Server cannot move the classifier: told so, to them alone.
-    events.send(button(3006, &button_id, "0")).expect("push");
-    let refused = json_body(&wait_for(&server, 1, callback_of(3006)).await[0]);
+    let refused = bot.interact(button(3011, &button_id, MEMBER)).await;
     assert_eq!(refused["data"]["flags"], 64);
     let text = refused["data"]["content"].as_str().unwrap_or_default();
     assert!(text.contains("Gérer le serveur"), "{refused}");
-    assert!(app
-        .ctx()
-        .store
-        .corrections()
-        .expect("corrections")
-        .is_empty());
+    assert!(store.corrections().expect("corrections").is_empty());
+
     // With it, a press records the correction with who made it.
-    events.send(button(3005, &button_id, "32")).expect("push");
-    let thanks = json_body(&wait_for(&server, 1, callback_of(3005)).await[0]);
+    let thanks = bot.interact(button(3012, &button_id, MANAGER)).await;
     assert_eq!(thanks["data"]["flags"], 64);
-    let corrections = app.ctx().store.corrections().expect("corrections");
+    let corrections = store.corrections().expect("corrections");
     assert_eq!(corrections.len(), 1);
     assert_eq!(corrections[0].by, "discord:6001");
     assert_eq!(corrections[0].label, veille::model::Label::Critical);
+    assert_eq!(corrections[0].text, "Encore un train annulé, une honte");
+    bot.stop().await;
+}
 
-    // A new month's figures: the subscription's position is posted once.
-    let july = Month::new(2021, 7).expect("month");
-    let snap = Snapshot {
-        published_ranks: [("departements".to_string(), 1)].into_iter().collect(),
-        source: "test".into(),
-        ..Snapshot::default()
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monthly_position_is_posted_once_even_across_a_restart() {
+    let mut bot = start(false).await;
+    bot.interact(interaction(
+        3020,
+        "subscribe",
+        json!([
+            opt("account", "gersledepartement"),
+            opt("platform", "instagram")
+        ]),
+        MANAGER,
+    ))
+    .await;
+    let month = |m: u32| {
+        let snap = Snapshot {
+            published_ranks: [("departements".to_string(), 1)].into_iter().collect(),
+            source: "test".into(),
+            ..Snapshot::default()
+        };
+        (Month::new(2021, m).expect("month"), snap)
     };
-    app.ctx()
-        .store
+
+    // A new month's figures: its position is owed once, and posted.
+    let (july, snap) = month(7);
+    let ctx = bot.test.app.ctx();
+    ctx.store
         .put_snapshots([(Platform::Instagram, "gersledepartement", july, &snap)])
         .expect("snapshot");
-    let ctx = app.ctx();
+    assert_eq!(queue_positions(&ctx).expect("queue"), 1);
+    assert_eq!(queue_positions(&ctx).expect("queue"), 0);
+    bot.test.app.posts_ready.notify_one();
+    let posts = wait_for(&bot.server, 1, is_channel_post).await;
     assert_eq!(
-        veille::front::posts::queue_positions(&ctx).expect("queue"),
-        1
-    );
-    assert_eq!(
-        veille::front::posts::queue_positions(&ctx).expect("queue"),
-        0
-    );
-    app.posts_ready.notify_one();
-    let posts = wait_for(&server, 3, is_channel_post).await;
-    let monthly = json_body(&posts[2]);
-    assert_eq!(
-        posts[2].url.path(),
+        posts[0].url.path(),
         format!("/api/v10/channels/{CHANNEL}/messages")
     );
+    let monthly = json_body(&posts[0]);
     assert!(
         monthly["embeds"][0]["description"]
             .as_str()
@@ -271,29 +506,27 @@ async fn scenario() {
             .contains("pour le 7e mois consécutif"),
         "{monthly}"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
-    // Shut down (shard closed, tasks drained), start again on the same store: nothing is
-    // posted twice.
-    stop_tx.send(()).expect("stop");
-    let status = bot.await.expect("joined").expect("a clean stop");
-    assert!(status.failures.is_empty(), "{:?}", status.failures);
-    let before = channel_posts(&server).await;
-    assert_eq!(before, 3);
-    let ctx2 = veille::commands::Context::with_store(
-        config.clone(),
-        config.entities.clone(),
-        app.ctx().store.clone(),
-    )
-    .expect("ctx");
-    drop(app);
-    let app2 = Arc::new(veille::app::App::new(ctx2));
-    let (bot, stop_tx) = start_bot(app2.clone());
-    wait_for(&server, 2, |r| r.method.as_str() == "PUT").await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    stop_tx.send(()).expect("stop");
-    bot.await.expect("joined").expect("a clean stop");
-    let after = channel_posts(&server).await;
-    assert_eq!(after, 3, "nothing posted twice after a restart");
-    drop(t);
+    // A restart on the same store owes July again to no one: August's position, queued
+    // after the restart, is the next message the channel receives.
+    bot.stop().await;
+    bot.restart().await;
+    let (august, snap) = month(8);
+    let ctx = bot.test.app.ctx();
+    ctx.store
+        .put_snapshots([(Platform::Instagram, "gersledepartement", august, &snap)])
+        .expect("snapshot");
+    assert_eq!(queue_positions(&ctx).expect("queue"), 1, "August only");
+    bot.test.app.posts_ready.notify_one();
+    let posts = wait_for(&bot.server, 2, is_channel_post).await;
+    assert_eq!(posts.len(), 2, "July once, then August");
+    let next = json_body(&posts[1]);
+    assert!(
+        next["embeds"][0]["description"]
+            .as_str()
+            .expect("text")
+            .contains("pour le 8e mois consécutif"),
+        "{next}"
+    );
+    bot.stop().await;
 }

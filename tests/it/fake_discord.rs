@@ -288,7 +288,7 @@ pub async fn channel_posts(server: &MockServer) -> usize {
     all.iter().filter(|r| is_channel_post(r)).count()
 }
 
-pub type Bot = tokio::task::JoinHandle<anyhow::Result<veille::app::Status>>;
+pub type Bot = tokio::task::JoinHandle<anyhow::Result<veille::commands::status::Status>>;
 
 /// The bot running on `app` with a token, and what stops it.
 pub fn start_bot(app: Arc<veille::app::App>) -> (Bot, tokio::sync::oneshot::Sender<()>) {

@@ -48,7 +48,10 @@ fn config(store: &std::path::Path, jetstream: Option<SocketAddr>) -> Config {
     c
 }
 
-/// Runs the pipeline until the fake saw `connections` connections, then stops it.
+/// Runs the pipeline until the fake saw `connections` connections, then stops it. The fake
+/// closes each connection after its frames, and the client reads a connection to its close
+/// before it reconnects: at the last connection, every frame of the ones before was read
+/// and handed to the pipeline, which stores what it was handed before it stops.
 async fn run_until(
     cfg: &Config,
     store: Store,
@@ -57,12 +60,8 @@ async fn run_until(
 ) -> pipeline::Report {
     let watched = urls.clone();
     let shutdown = async move {
-        for _ in 0..200 {
-            if watched.lock().expect("lock").len() >= connections {
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        while watched.lock().expect("lock").len() < connections {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
     let ctx = Context::with_store(cfg.clone(), sncf(), store).expect("context");
@@ -99,9 +98,10 @@ async fn jetstream_posts_are_stored_once_and_the_cursor_resumes_after_a_restart(
     let dir = tempfile::tempdir().expect("dir");
     let cfg = config(&dir.path().join("db"), Some(addr));
 
-    // Act: a run that sees the stream drop and reconnect (the same frames again: duplicates).
+    // Act: a run that sees the stream drop and reconnect (the same frames again: duplicates),
+    // and reconnect again.
     let store = Store::open(&cfg.store.path).expect("store");
-    let report = run_until(&cfg, store.clone(), &urls, 2).await;
+    let report = run_until(&cfg, store.clone(), &urls, 3).await;
     drop(store);
 
     // Assert
@@ -161,9 +161,9 @@ async fn jetstream_posts_are_stored_once_and_the_cursor_resumes_after_a_restart(
     );
 
     // A restart resumes from the stored cursor, with the overlap.
-    let report = run_until(&cfg, store.clone(), &urls, 3).await;
+    let report = run_until(&cfg, store.clone(), &urls, 5).await;
     assert_eq!(
-        urls.lock().expect("lock")[2],
+        urls.lock().expect("lock")[3],
         "/subscribe?wantedCollections=app.bsky.feed.post&cursor=4000000"
     );
     assert_eq!(

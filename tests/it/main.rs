@@ -7,5 +7,6 @@ mod cli;
 mod discord;
 mod fake_discord;
 mod ingest;
+mod layers;
 mod replay;
 mod support;

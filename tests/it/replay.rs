@@ -102,13 +102,30 @@ fn kill_9_in_the_middle_of_a_replay_loses_nothing_and_counts_nothing_twice() {
     run(&control, &["replay", posts.to_str().expect("utf-8")]);
     let expected = stdout(&run(&control, &["stats"]));
 
-    // Act: kill -9 mid-way, then run again to the end.
+    // Act: kill -9 once the replay committed its third batch, then run again to the end.
     let store = dir.path().join("db");
     let mut child = veille(&store, &["replay", posts.to_str().expect("utf-8")])
+        .env("VEILLE_LOG", "veille::ingest=debug")
         .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("veille starts");
-    std::thread::sleep(Duration::from_millis(400));
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let commits = std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .filter(|l| l.contains("batch committed"));
+        for (n, _) in commits.enumerate() {
+            if n + 1 == 3 {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(120))
+        .expect("the replay commits its third batch");
     child.kill().expect("SIGKILL");
     let status = child.wait().expect("reaped");
     assert!(
