@@ -1,4 +1,4 @@
-//! A fake Discord on 127.0.0.1 for the real serenity/poise bot: the REST API (wiremock) and
+//! A fake Discord on 127.0.0.1 for the real serenity bot: the REST API (wiremock) and
 //! the gateway (a tungstenite server the caller pushes events through). Shared by the
 //! integration test and the bot benchmark (`benches/bot.rs`).
 
