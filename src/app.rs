@@ -240,6 +240,7 @@ impl App {
             s.sources = l.running.clone();
             s.failures.extend(l.failures.iter().cloned());
             s.trouble = l.trouble.clone();
+            s.feeds = l.feeds.clone();
         }
         s
     }

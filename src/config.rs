@@ -185,6 +185,49 @@ pub struct SourcesConfig {
     pub bluesky: BlueskyConfig,
     /// Instagram Graph API.
     pub instagram: InstagramConfig,
+    /// RSS, Atom and JSON feeds.
+    pub feeds: FeedsConfig,
+}
+
+/// RSS, Atom and JSON feeds (`[sources.feeds]`): the deployment's own, and those the servers
+/// add with `/feed add`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeedsConfig {
+    /// Feeds polled for everyone (the deployer's own: not filtered by address).
+    pub urls: Vec<String>,
+    /// Seconds between two polls of a feed (a random tenth more or less, so feeds added
+    /// together are not polled together).
+    pub poll_interval_secs: u64,
+    /// A feed answering slower than this is given up until its next poll.
+    pub timeout_secs: u64,
+    /// A feed larger than this is refused.
+    pub max_bytes: u64,
+    /// Feeds added from Discord may reach private addresses (an intranet, the tests): off,
+    /// they must resolve to public ones, at every redirect too.
+    pub allow_private_addresses: bool,
+    /// Feeds fetched at the same time.
+    pub concurrency: usize,
+}
+
+impl Default for FeedsConfig {
+    fn default() -> Self {
+        FeedsConfig {
+            urls: Vec::new(),
+            poll_interval_secs: 900,
+            timeout_secs: 30,
+            max_bytes: 10 * 1024 * 1024,
+            allow_private_addresses: false,
+            concurrency: 16,
+        }
+    }
+}
+
+impl FeedsConfig {
+    /// The time between two polls of a feed.
+    pub fn poll_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.poll_interval_secs.max(1))
+    }
 }
 
 /// X API v2.

@@ -56,6 +56,17 @@ impl Retry {
     }
 }
 
+/// A random number generator for jitter, seeded differently in each process and each call
+/// (std's hasher keys are random: enough for spreading retries, not for secrets).
+pub fn jitter_rng() -> rand::rngs::SmallRng {
+    use rand::SeedableRng;
+    use std::hash::{BuildHasher, Hasher};
+    let seed = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    rand::rngs::SmallRng::seed_from_u64(seed)
+}
+
 /// Capped exponential backoff with jitter: every retry loop in Veille waits with one (the
 /// HTTP clients, the sources' reconnections, the Discord poster). Each wait doubles from
 /// `base` up to `cap`, plus up to 50% at random, so that clients that failed together do not
@@ -71,17 +82,11 @@ pub struct Backoff {
 impl Backoff {
     /// From `base`, doubling up to `cap`.
     pub fn new(base: Duration, cap: Duration) -> Backoff {
-        use rand::SeedableRng;
-        use std::hash::{BuildHasher, Hasher};
-        // std's hasher keys are random per process and per instance: seed enough for jitter.
-        let seed = std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish();
         Backoff {
             base,
             cap,
             failures: 0,
-            rng: rand::rngs::SmallRng::seed_from_u64(seed),
+            rng: jitter_rng(),
         }
     }
 
@@ -263,11 +268,180 @@ fn short(body: &str) -> String {
     line.chars().take(200).collect()
 }
 
+/// Whether `ip` is a public address: not loopback, private, link-local (cloud metadata
+/// services live there), unique-local, shared (CGNAT), unspecified, broadcast, multicast,
+/// documentation or benchmarking, nor an IPv6 form of one of those.
+pub fn is_public(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && c == 0)
+                || (a == 198 && (18..20).contains(&b))
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && v6.segments()[1] == 0x0db8
+                || first == 0x0064 && v6.segments()[1] == 0xff9b)
+        }
+    }
+}
+
+/// Why an address a user gave is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressRefused {
+    /// Not http or https.
+    #[error("only http and https addresses are followed")]
+    Scheme,
+    /// The host is missing or does not resolve.
+    #[error("the host does not resolve")]
+    Unresolved,
+    /// It names or resolves to a private, loopback or link-local address.
+    #[error("the address is not public")]
+    NotPublic,
+}
+
+/// Checks the scheme of `url`, and that its host, when it is an address, is public (a host
+/// name is checked when it resolves, by [`PublicOnly`]).
+pub fn check_url(url: &reqwest::Url) -> Result<(), AddressRefused> {
+    check_url_with(url, is_public)
+}
+
+/// [`check_url`] with another rule for which addresses are allowed.
+pub fn check_url_with(
+    url: &reqwest::Url,
+    allowed: fn(std::net::IpAddr) -> bool,
+) -> Result<(), AddressRefused> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(AddressRefused::Scheme);
+    }
+    match url.host() {
+        None => Err(AddressRefused::Unresolved),
+        Some(url::Host::Ipv4(ip)) if !allowed(ip.into()) => Err(AddressRefused::NotPublic),
+        Some(url::Host::Ipv6(ip)) if !allowed(ip.into()) => Err(AddressRefused::NotPublic),
+        Some(_) => Ok(()),
+    }
+}
+
+/// A DNS resolver that gives only public addresses: a host name that resolves to none is
+/// refused, so a user's URL can never make Veille reach an intranet or a cloud metadata
+/// service, at the first request or at any redirect. (Its rule is [`is_public`]; the tests
+/// of what uses it may bring another.)
+#[derive(Debug, Clone, Copy)]
+pub struct PublicOnly(pub fn(std::net::IpAddr) -> bool);
+
+impl Default for PublicOnly {
+    fn default() -> Self {
+        PublicOnly(is_public)
+    }
+}
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        let allowed = self.0;
+        Box::pin(async move {
+            let all: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<std::net::SocketAddr> =
+                all.into_iter().filter(|a| allowed(a.ip())).collect();
+            if public.is_empty() {
+                return Err(
+                    Box::new(AddressRefused::NotPublic) as Box<dyn std::error::Error + Send + Sync>
+                );
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    #[test]
+    fn only_public_addresses_are_public() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00:ec2::254",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "224.0.0.1",
+        ] {
+            let ip: std::net::IpAddr = private.parse().expect("an address");
+            assert!(!is_public(ip), "{private} is not public");
+        }
+        for public in [
+            "93.184.216.34",
+            "2606:2800:220:1:248:1893:25c8:1946",
+            "1.1.1.1",
+        ] {
+            let ip: std::net::IpAddr = public.parse().expect("an address");
+            assert!(is_public(ip), "{public} is public");
+        }
+        let url = |u: &str| reqwest::Url::parse(u).expect("a URL");
+        assert_eq!(
+            check_url(&url("file:///etc/passwd")),
+            Err(AddressRefused::Scheme)
+        );
+        assert_eq!(
+            check_url(&url("ftp://example.com/")),
+            Err(AddressRefused::Scheme)
+        );
+        assert_eq!(
+            check_url(&url("http://127.0.0.1:8080/feed")),
+            Err(AddressRefused::NotPublic)
+        );
+        assert_eq!(
+            check_url(&url("http://[::1]/feed")),
+            Err(AddressRefused::NotPublic)
+        );
+        assert_eq!(
+            check_url(&url("http://169.254.169.254/latest")),
+            Err(AddressRefused::NotPublic)
+        );
+        assert_eq!(check_url(&url("https://example.com/rss")), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn a_host_that_resolves_to_loopback_is_refused() {
+        use reqwest::dns::Resolve;
+        let name: reqwest::dns::Name = "localhost".parse().expect("a name");
+        let err = PublicOnly::default()
+            .resolve(name)
+            .await
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("not public"), "{err}");
+    }
 
     #[test]
     fn backoff_doubles_to_its_cap_with_jitter_and_resets() {

@@ -2,8 +2,8 @@
 //!
 //! A command is a function from typed arguments and one shared [`Context`] to a typed reply
 //! or a [`CommandError`]. The slash commands are declared once in [`request`] and answered by
-//! one function each, in their feature's file (`watch`, `alerts`, `subscriptions`, `status`,
-//! `classify`, `corrections`, `rank`, `buzz`), from a [`Caller`] to a [`Reply`]; the one-shot
+//! one function each, in their feature's file (`watch`, `alerts`, `subscriptions`, `feeds`,
+//! `status`, `classify`, `corrections`, `rank`, `buzz`), from a [`Caller`] to a [`Reply`]; the one-shot
 //! commands of `cli/` (`import`, `replay`, `collect`, `stats`) return their own types.
 //! Front-ends only parse and render: the Discord bot and the console from the same replies,
 //! `cli/` terminal text. A command never prints; long work reports progress through a
@@ -19,6 +19,7 @@ pub mod buzz;
 pub mod classify;
 pub mod collect;
 pub mod corrections;
+pub mod feeds;
 pub mod import;
 pub mod outbox;
 pub mod rank;

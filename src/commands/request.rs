@@ -8,7 +8,7 @@
 //!   its `visible_alias` its French name (so the console also accepts `/classement`);
 //! - an option's the same with `long_help` and `visible_alias`; its `value_name` says what
 //!   Discord suggests while typing ([`Suggest`]: `category`, `platform`, `metric`, `account`,
-//!   `watched`) or that it is free `text` (the rest of a console line);
+//!   `watched`, `feed`) or that it is free `text` (the rest of a console line);
 //! - `after_help = MANAGE_SERVER` marks a command that changes the server's settings: Discord
 //!   shows it only to members with Manage Server, and [`run`] refuses it to anyone else;
 //! - an option's Rust type gives its Discord type: [`ChannelRef`] a channel, [`Rows`] a
@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 use clap::{FromArgMatches, Subcommand};
 
 use super::reply::{Caller, Reply};
-use super::{alerts, buzz, classify, rank, status, subscriptions, watch, Process};
+use super::{alerts, buzz, classify, feeds, rank, status, subscriptions, watch, Process};
 use super::{CommandError, CommandResult};
 use crate::model::{Lang, Sensitivity};
 use crate::watch::fold::fold;
@@ -130,6 +130,13 @@ pub enum Request {
         long_about = "Où et comment arrivent les alertes de bad buzz"
     )]
     Alerts(AlertsRequest),
+    /// The web feeds this server reads (press, Google Alerts, blogs)
+    #[command(
+        subcommand,
+        visible_alias = "flux",
+        long_about = "Les flux web que ce serveur lit (presse, alertes Google, blogs)"
+    )]
+    Feed(FeedRequest),
     /// A watched name's recent mentions and critical posts against its baseline
     #[command(long_about = "Mentions et critiques récentes d'un nom surveillé contre sa normale")]
     Buzz {
@@ -243,6 +250,48 @@ pub enum WatchRequest {
     List,
 }
 
+/// `/feed …`
+#[derive(Debug, Clone, PartialEq, Subcommand)]
+pub enum FeedRequest {
+    /// Read a feed (RSS, Atom or JSON Feed)
+    #[command(
+        visible_alias = "ajouter",
+        long_about = "Lire un flux (RSS, Atom ou JSON Feed)",
+        after_help = MANAGE_SERVER
+    )]
+    Add {
+        /// The feed's address (https://…)
+        #[arg(
+            long,
+            visible_alias = "adresse",
+            long_help = "L'adresse du flux (https://…)"
+        )]
+        url: String,
+    },
+    /// Stop reading a feed
+    #[command(
+        visible_alias = "retirer",
+        long_about = "Ne plus lire un flux",
+        after_help = MANAGE_SERVER
+    )]
+    Remove {
+        /// The feed's address
+        #[arg(
+            long,
+            visible_alias = "adresse",
+            value_name = "feed",
+            long_help = "L'adresse du flux"
+        )]
+        url: String,
+    },
+    /// This server's feeds and how they read
+    #[command(
+        visible_alias = "liste",
+        long_about = "Les flux de ce serveur et comment ils se lisent"
+    )]
+    List,
+}
+
 /// `/alerts …`
 #[derive(Debug, Clone, PartialEq, Subcommand)]
 pub enum AlertsRequest {
@@ -324,6 +373,9 @@ pub fn run(process: &dyn Process, caller: &Caller, command: &Invocation) -> Comm
             alerts::sensitivity(process, caller, *level)
         }
         Request::Alerts(AlertsRequest::Status) => alerts::status(process, caller),
+        Request::Feed(FeedRequest::Add { url }) => feeds::add(process, caller, url),
+        Request::Feed(FeedRequest::Remove { url }) => feeds::remove(process, caller, url),
+        Request::Feed(FeedRequest::List) => feeds::list(process, caller),
         Request::Buzz { name, period } => buzz::slash(&ctx, caller, name, period.as_deref()),
         Request::Classify { text } => classify::classify(&ctx, caller, text),
         Request::Status => status::status(process, caller),
@@ -414,6 +466,8 @@ pub enum Suggest {
     Account,
     /// The names the server watches.
     Watched,
+    /// The feeds the server reads.
+    Feed,
 }
 
 /// The shape of an option's value.
@@ -625,6 +679,7 @@ fn option_of(a: &clap::Arg) -> OptionSpec {
                 "metric" => Some(Suggest::Metric),
                 "account" => Some(Suggest::Account),
                 "watched" => Some(Suggest::Watched),
+                "feed" => Some(Suggest::Feed),
                 _ => None,
             },
             free: value_name == "text",
@@ -931,7 +986,7 @@ mod tests {
         value_names(tree(), &mut names);
         for n in names {
             assert!(
-                ["category", "platform", "metric", "account", "watched", "text"]
+                ["category", "platform", "metric", "account", "watched", "feed", "text"]
                     .contains(&n.as_str())
                     || n.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
                 "value_name {n:?} is not a known suggestion"

@@ -23,6 +23,8 @@ pub struct Status {
     pub ended_sources: Vec<String>,
     /// Running sources not connected now, and why.
     pub trouble: std::collections::BTreeMap<String, String>,
+    /// Each feed polled, by the URL it was added under, and how it stands.
+    pub feeds: std::collections::BTreeMap<String, crate::ingest::feeds::FeedState>,
 }
 
 /// `/status`.
@@ -46,15 +48,20 @@ pub fn status(process: &dyn Process, caller: &Caller) -> CommandResult<Reply> {
         .iter()
         .map(|(_, c)| c.posts)
         .sum();
-    let sources = if st.sources.is_empty() {
+    let running: Vec<&String> = st
+        .sources
+        .iter()
+        .filter(|s| s.as_str() != crate::ingest::feeds::SOURCE_NAME)
+        .collect();
+    let sources = if running.is_empty() {
         caller.tr(
             "aucune source en marche (X_BEARER_TOKEN pour X ; Jetstream pour Bluesky)",
             "no source running (X_BEARER_TOKEN for X; Jetstream for Bluesky)",
         )
     } else {
-        st.sources
+        running
             .iter()
-            .map(|s| match st.trouble.get(s) {
+            .map(|s| match st.trouble.get(*s) {
                 Some(why) => caller.tr(
                     format!("⚠ {s} : pas de connexion, nouvel essai bientôt ({why})"),
                     format!("⚠ {s}: not connected, retrying ({why})"),
@@ -65,8 +72,11 @@ pub fn status(process: &dyn Process, caller: &Caller) -> CommandResult<Reply> {
             .join("\n")
     };
     let watched = super::watch::union(process.base_entities(), &ctx.store)?.len();
-    let mut fields = vec![
-        (caller.tr("Sources", "Sources"), sources),
+    let mut fields = vec![(caller.tr("Sources", "Sources"), sources)];
+    if let Some(f) = feeds_line(&ctx, caller, &st)? {
+        fields.push((caller.tr("Flux", "Feeds"), f));
+    }
+    fields.extend([
         (
             caller.tr("Posts lus aujourd'hui", "Posts read today"),
             today.to_string(),
@@ -87,7 +97,7 @@ pub fn status(process: &dyn Process, caller: &Caller) -> CommandResult<Reply> {
             caller.tr("Corrections de l'équipe", "Team corrections"),
             ctx.store.correction_count().to_string(),
         ),
-    ];
+    ]);
     if !st.failures.is_empty() {
         fields.push((caller.tr("Arrêtés", "Stopped"), st.failures.join("\n")));
     }
@@ -100,4 +110,50 @@ pub fn status(process: &dyn Process, caller: &Caller) -> CommandResult<Reply> {
         },
         ..Reply::text("Veille", String::new())
     })
+}
+
+/// The feeds this server reads (its own and the configuration's): how many, and those that
+/// fail or stopped, with why; none when it reads no feed.
+fn feeds_line(ctx: &super::Context, caller: &Caller, st: &Status) -> CommandResult<Option<String>> {
+    use crate::ingest::feeds::FeedState;
+    let mut urls: Vec<String> = ctx.config.sources.feeds.urls.clone();
+    for f in ctx.store.feeds(Some(caller.guild))? {
+        if !urls.contains(&f.url) {
+            urls.push(f.url);
+        }
+    }
+    if urls.is_empty() {
+        return Ok(None);
+    }
+    let troubled: Vec<String> = urls
+        .iter()
+        .filter_map(|u| match st.feeds.get(u) {
+            Some(FeedState::Failing { why, .. }) | Some(FeedState::Stopped { why }) => {
+                Some(format!("⚠ {u} : {}", why.describe(caller.lang)))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut line = if troubled.is_empty() {
+        caller.tr(
+            format!("✅ {} lus", urls.len()),
+            format!("✅ {} read", urls.len()),
+        )
+    } else {
+        caller.tr(
+            format!("{} lus, {} en échec", urls.len(), troubled.len()),
+            format!("{} read, {} failing", urls.len(), troubled.len()),
+        )
+    };
+    for t in troubled.iter().take(5) {
+        line.push('\n');
+        line.push_str(t);
+    }
+    if troubled.len() > 5 {
+        line.push_str(&caller.tr(
+            format!("\n… et {} autres (/feed list)", troubled.len() - 5),
+            format!("\n… and {} more (/feed list)", troubled.len() - 5),
+        ));
+    }
+    Ok(Some(line))
 }

@@ -9,7 +9,9 @@
 //! nothing twice: the source resumes from the last committed cursor.
 
 pub mod bluesky;
+pub mod feeds;
 pub mod file;
+pub mod html;
 pub mod pipeline;
 pub mod source;
 pub mod x;
@@ -205,6 +207,11 @@ impl<'a> Ingestor<'a> {
             return Ok(());
         }
         self.dirty.insert(minute);
+        if post.platform == feeds::PLATFORM {
+            self.batch
+                .first_seen
+                .push((hash, post.created_at.timestamp()));
+        }
         let outcome = self
             .watcher
             .analyze(&post.text, post.lang.as_deref(), &mut self.scratch);

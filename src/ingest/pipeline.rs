@@ -2,13 +2,14 @@
 //! channel → one consumer thread that classifies and writes. Cancellation stops the sources;
 //! the consumer then drains what was sent, and the store is flushed.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::feeds::{self, FeedUrl};
 use super::source::SourceBatch;
 use super::{bluesky, x, Events, IngestStats, Ingestor};
 use crate::config::{Config, Tokens};
@@ -47,6 +48,8 @@ pub struct LiveSources {
     pub failures: Vec<String>,
     /// Sources running but not connected now (backing off), and why.
     pub trouble: std::collections::BTreeMap<String, String>,
+    /// Each feed polled, by the URL it was added under, and how it stands.
+    pub feeds: std::collections::BTreeMap<String, super::feeds::FeedState>,
 }
 
 /// How a run ended.
@@ -58,6 +61,19 @@ pub struct Report {
     pub failures: Vec<String>,
     /// Sources that ran.
     pub sources: Vec<String>,
+    /// How each feed stood at the end.
+    pub feeds: BTreeMap<String, feeds::FeedState>,
+    /// Posts read from each source (by cursor key: one per X query, one per feed).
+    pub read: BTreeMap<String, Read>,
+}
+
+/// Posts a source handed over, and of those, new ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Read {
+    /// Posts read.
+    pub posts: u64,
+    /// Not stored before.
+    pub new: u64,
 }
 
 /// How often retention runs during a long ingest.
@@ -85,6 +101,7 @@ pub async fn run(
     let cancel = CancellationToken::new();
     let mut tasks: JoinSet<(String, anyhow::Result<()>)> = JoinSet::new();
     let mut report = Report::default();
+    let mut report_live: Option<std::sync::Arc<std::sync::Mutex<LiveSources>>> = None;
     let queries = x::build_queries(entities);
     let xcfg = &config.sources.x;
 
@@ -144,6 +161,30 @@ pub async fn run(
             )
         });
     }
+    // Feeds: the configuration's, and those the servers add (read again as they change). The
+    // long-running process polls them even while there are none yet.
+    let feeds_cfg = config.sources.feeds.clone();
+    let feed_store = store.clone();
+    let list: std::sync::Arc<dyn Fn() -> Vec<FeedUrl> + Send + Sync> =
+        std::sync::Arc::new(move || feed_list(&feeds_cfg, &feed_store));
+    if (live.is_some() && !once) || !list().is_empty() {
+        let feed_live = live.clone().unwrap_or_default();
+        let (cfg, store, tx, cancel) = (
+            config.sources.feeds.clone(),
+            store.clone(),
+            tx.clone(),
+            cancel.clone(),
+        );
+        report.sources.push(feeds::SOURCE_NAME.into());
+        let list = list.clone();
+        report_live = Some(feed_live.clone());
+        tasks.spawn(async move {
+            (
+                feeds::SOURCE_NAME.to_string(),
+                feeds::run(cfg, store, list, tx, cancel, feed_live, once).await,
+            )
+        });
+    }
     drop(tx);
     if let Some(live) = &live {
         if let Ok(mut l) = live.lock() {
@@ -158,38 +199,45 @@ pub async fn run(
     let retention = super::retention(config);
     let consumer = std::thread::Builder::new()
         .name("veille-ingest".into())
-        .spawn(move || -> anyhow::Result<IngestStats> {
-            let mut ing = Ingestor::new(&watcher, &store);
-            if let Some(events) = events {
-                ing = ing.with_events(events);
-            }
-            let mut last_prune = Instant::now();
-            while let Some(batch) = rx.blocking_recv() {
-                let SourceBatch {
-                    source,
-                    posts,
-                    bad,
-                    notes,
-                    cursor,
-                } = batch;
-                for b in bad {
-                    ing.bad(&source, b.kind, &b.detail);
+        .spawn(
+            move || -> anyhow::Result<(IngestStats, BTreeMap<String, Read>)> {
+                let mut read: BTreeMap<String, Read> = BTreeMap::new();
+                let mut ing = Ingestor::new(&watcher, &store);
+                if let Some(events) = events {
+                    ing = ing.with_events(events);
                 }
-                for n in notes {
-                    ing.note(&source, n.kind, &n.detail);
+                let mut last_prune = Instant::now();
+                while let Some(batch) = rx.blocking_recv() {
+                    let SourceBatch {
+                        source,
+                        posts,
+                        bad,
+                        notes,
+                        cursor,
+                    } = batch;
+                    for b in bad {
+                        ing.bad(&source, b.kind, &b.detail);
+                    }
+                    for n in notes {
+                        ing.note(&source, n.kind, &n.detail);
+                    }
+                    let before = (ing.stats.posts, ing.stats.duplicates);
+                    for p in posts {
+                        ing.process(p)?;
+                    }
+                    let r = read.entry(source.clone()).or_default();
+                    r.posts += ing.stats.posts - before.0;
+                    r.new += (ing.stats.posts - before.0) - (ing.stats.duplicates - before.1);
+                    ing.commit(cursor.map(|c| (source, c)))?;
+                    if last_prune.elapsed() >= PRUNE_EVERY {
+                        let (posts, counters) = store.apply_retention(retention)?;
+                        tracing::info!(posts, counters, "retention applied");
+                        last_prune = Instant::now();
+                    }
                 }
-                for p in posts {
-                    ing.process(p)?;
-                }
-                ing.commit(cursor.map(|c| (source, c)))?;
-                if last_prune.elapsed() >= PRUNE_EVERY {
-                    let (posts, counters) = store.apply_retention(retention)?;
-                    tracing::info!(posts, counters, "retention applied");
-                    last_prune = Instant::now();
-                }
-            }
-            ing.finish()
-        })?;
+                Ok((ing.finish()?, read))
+            },
+        )?;
 
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -214,8 +262,38 @@ pub async fn run(
             },
         }
     }
-    report.stats = tokio::task::spawn_blocking(move || consumer.join())
+    (report.stats, report.read) = tokio::task::spawn_blocking(move || consumer.join())
         .await?
         .map_err(|_| anyhow::anyhow!("the ingest thread panicked"))??;
+    if let Some(Ok(l)) = report_live.as_ref().map(|l| l.lock()) {
+        report.feeds = l.feeds.clone();
+    }
     Ok(report)
+}
+
+/// Every feed to poll: the configuration's (not filtered by address), then the servers'
+/// (public addresses only), each once.
+pub fn feed_list(cfg: &crate::config::FeedsConfig, store: &crate::store::Store) -> Vec<FeedUrl> {
+    let mut out: Vec<FeedUrl> = cfg
+        .urls
+        .iter()
+        .map(|u| FeedUrl {
+            url: u.trim().to_string(),
+            public_only: false,
+        })
+        .collect();
+    match store.feeds(None) {
+        Ok(subs) => {
+            for s in subs {
+                if !out.iter().any(|f| f.url == s.url) {
+                    out.push(FeedUrl {
+                        url: s.url,
+                        public_only: true,
+                    });
+                }
+            }
+        }
+        Err(e) => tracing::error!(error = format!("{e:#}"), "reading the servers' feeds"),
+    }
+    out
 }

@@ -9,7 +9,9 @@
 //!   `c/HOUR` the hour's counters of every scope (→ JSON `{"SCOPE": [posts, mentioning,
 //!   critical]}`: one value an hour, not one a scope), `b/SLOT` the counts of 5-minute
 //!   slots that alerts sum into their buckets (→ JSON `{"SCOPE": [posts, critical]}`, `*`
-//!   counting every post), `k/SOURCE` cursors.
+//!   counting every post), `k/SOURCE` cursors, `f/HASH` the time first given to a post
+//!   whose own time is not stable (a web feed's item, which another feed may date
+//!   differently or a later poll may not date at all), so that it is counted once.
 //!
 //! [`Store::commit_ingest`] writes a batch's kept posts first (idempotent: the same key gets
 //! the same value), then its seen blocks, counters and cursor in ONE `sled::Batch` (atomic
@@ -132,6 +134,9 @@ pub struct IngestBatch {
     pub slots: std::collections::HashMap<(String, i64), SlotCounts>,
     /// The source's cursor after the batch.
     pub cursor: Option<(String, String)>,
+    /// The time given to new posts whose own time is not stable, by the hash of their dedup
+    /// key (see [`Store::first_seen`]).
+    pub first_seen: Vec<(u64, i64)>,
 }
 
 impl Store {
@@ -208,6 +213,9 @@ impl Store {
         if let Some((source, cursor)) = &batch.cursor {
             state.insert(prefixed(b"k/", source.as_bytes()), cursor.as_bytes());
         }
+        for (hash, at) in &batch.first_seen {
+            state.insert(&first_seen_key(*hash), &at.to_be_bytes());
+        }
         self.posts
             .apply_batch(posts)
             .context("writing kept posts")?;
@@ -223,6 +231,17 @@ impl Store {
             .state
             .get(prefixed(b"k/", source.as_bytes()))?
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// The time first given to the post whose dedup key hashes to `hash`, if it was stored
+    /// with one ([`IngestBatch::first_seen`]): a source gives it the same time again, so
+    /// that the store counts it once.
+    pub fn first_seen(&self, hash: u64) -> anyhow::Result<Option<i64>> {
+        Ok(self
+            .state
+            .get(first_seen_key(hash))?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(i64::from_be_bytes))
     }
 
     /// Saves a source's cursor on its own (a source with nothing to write but progress).
@@ -370,6 +389,15 @@ impl Store {
             .keys()
             .collect::<Result<_, _>>()?;
         remove_all(&self.state, &old_slots)?;
+        let mut old_first: Vec<sled::IVec> = Vec::new();
+        for item in self.state.scan_prefix(b"f/") {
+            let (k, v) = item?;
+            let at = <[u8; 8]>::try_from(v.as_ref()).map_or(0, i64::from_be_bytes);
+            if at.div_euclid(3600) < counters_before {
+                old_first.push(k);
+            }
+        }
+        remove_all(&self.state, &old_first)?;
         self.flush()?;
         Ok((old_posts.len(), counters))
     }
@@ -399,6 +427,13 @@ fn post_key(entity: &str, created_at: i64, key: &[u8]) -> Vec<u8> {
     k.extend_from_slice(&time_key(created_at));
     k.push(0);
     k.extend_from_slice(key);
+    k
+}
+
+fn first_seen_key(hash: u64) -> [u8; 10] {
+    let mut k = [0u8; 10];
+    k[..2].copy_from_slice(b"f/");
+    k[2..].copy_from_slice(&hash.to_be_bytes());
     k
 }
 

@@ -6,6 +6,7 @@
 //! - `c/GUILD` → [`ServerSettings`]
 //! - `w/GUILD/FOLDED_NAME` → [`EntitySpec`]
 //! - `u/GUILD/CHANNEL/PLATFORM/ACCOUNT` → [`Subscription`]
+//! - `f/GUILD/URL` → [`FeedSubscription`] (a feed the server added)
 //! - `o/ID` → a message owed ([`Store::enqueue_posts`]), until the poster acknowledges it
 //! - `m/KEY` → a message was owed once (an alert event to a server, a monthly position):
 //!   written in the same batch as the outbox entry, so a restart never owes it twice
@@ -56,6 +57,25 @@ impl Subscription {
     pub fn key(&self) -> Vec<u8> {
         sub_key(self.guild, self.channel, self.platform, &self.account)
     }
+}
+
+/// A feed a server follows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedSubscription {
+    /// The server.
+    pub guild: u64,
+    /// The feed's address, as given.
+    pub url: String,
+    /// Who added it (a user id).
+    pub by: u64,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+fn feed_key(guild: u64, url: &str) -> Vec<u8> {
+    let mut k = prefixed(b"f/", &guild.to_be_bytes());
+    k.extend_from_slice(url.as_bytes());
+    k
 }
 
 fn sub_key(guild: u64, channel: u64, platform: Platform, account: &str) -> Vec<u8> {
@@ -184,6 +204,31 @@ impl Store {
         match guild {
             Some(g) => self.scan(&prefixed(b"u/", &g.to_be_bytes()), "subscription"),
             None => self.scan(b"u/", "subscription"),
+        }
+    }
+
+    /// Adds a feed to a server's, durably; false when it had it already.
+    pub fn put_feed(&self, f: &FeedSubscription) -> anyhow::Result<bool> {
+        let key = feed_key(f.guild, &f.url);
+        if self.servers.contains_key(&key)? {
+            return Ok(false);
+        }
+        self.put_durably(key, f)?;
+        Ok(true)
+    }
+
+    /// Removes a feed from a server's; whether it had it.
+    pub fn remove_feed(&self, guild: u64, url: &str) -> anyhow::Result<bool> {
+        let found = self.servers.remove(feed_key(guild, url))?.is_some();
+        self.servers.flush()?;
+        Ok(found)
+    }
+
+    /// A server's feeds (every server's with `None`), by address.
+    pub fn feeds(&self, guild: Option<u64>) -> anyhow::Result<Vec<FeedSubscription>> {
+        match guild {
+            Some(g) => self.scan(&prefixed(b"f/", &g.to_be_bytes()), "feed"),
+            None => self.scan(b"f/", "feed"),
         }
     }
 

@@ -51,7 +51,7 @@ async fn the_app_publishes_each_commit_and_stores_everything_at_shutdown() {
         .expect("clean shutdown");
     // Assert
     assert_eq!((mentions, critical), (2, 1));
-    assert_eq!(status.sources, ["Bluesky Jetstream"]);
+    assert_eq!(status.sources, ["Bluesky Jetstream", "feeds"]);
     assert!(status.failures.is_empty(), "{:?}", status.failures);
     let kept = store.mentions("SNCF", 0, i64::MAX / 4).expect("read");
     assert_eq!(kept.len(), 2, "what was published is in the store");

@@ -29,7 +29,7 @@ pub fn sncf() -> Vec<EntitySpec> {
 }
 
 /// Posts the store counted, every hour.
-fn total_posts(store: &Store) -> u64 {
+pub fn total_posts(store: &Store) -> u64 {
     store
         .counts(ALL_POSTS, 0, i64::MAX / 8)
         .expect("counts")

@@ -6,6 +6,7 @@ mod app;
 mod cli;
 mod discord;
 mod fake_discord;
+mod feeds;
 mod ingest;
 mod layers;
 mod replay;

@@ -301,6 +301,16 @@ pub async fn autocomplete(ctx: &Context, app: Arc<App>, cmd: CommandInteraction)
         // The names the running watcher knows: what `/buzz` accepts (no store read a
         // keystroke).
         Some(Suggest::Watched) => app.ctx().entities.iter().map(|e| e.name.clone()).collect(),
+        Some(Suggest::Feed) => {
+            let guild = cmd.guild_id.map_or(CONSOLE, |g| g.get());
+            match app.ctx().store.feeds(Some(guild)) {
+                Ok(feeds) => feeds.into_iter().map(|f| f.url).collect(),
+                Err(e) => {
+                    tracing::warn!(error = format!("{e:#}"), "reading a server's feeds");
+                    Vec::new()
+                }
+            }
+        }
         Some(Suggest::Account) => {
             let ctx = app.ctx();
             let mut all: Vec<String> = Vec::new();
