@@ -187,6 +187,31 @@ pub struct SourcesConfig {
     pub instagram: InstagramConfig,
     /// RSS, Atom and JSON feeds.
     pub feeds: FeedsConfig,
+    /// Mastodon instances.
+    pub mastodon: MastodonConfig,
+}
+
+/// Mastodon instances whose public timeline is followed (`[sources.mastodon]`);
+/// `MASTODON_ACCESS_TOKEN` from the environment when an instance requires one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MastodonConfig {
+    /// The instances (`https://piaille.fr`).
+    pub instances: Vec<String>,
+    /// Request and connection timeout.
+    pub timeout_secs: u64,
+    /// Pages of 40 statuses read at the most to catch up after a disconnection.
+    pub catch_up_pages: u32,
+}
+
+impl Default for MastodonConfig {
+    fn default() -> Self {
+        MastodonConfig {
+            instances: Vec::new(),
+            timeout_secs: 30,
+            catch_up_pages: 250,
+        }
+    }
 }
 
 /// RSS, Atom and JSON feeds (`[sources.feeds]`): the deployment's own, and those the servers
@@ -314,6 +339,13 @@ pub struct InstagramConfig {
     pub user_id: Option<String>,
     /// Request timeout.
     pub timeout_secs: u64,
+    /// The watched name the comments under the own account's posts are about: set, they
+    /// are read (`instagram_manage_comments` on the token).
+    pub comments_entity: Option<String>,
+    /// The newest posts of the own account whose comments are read.
+    pub comments_media: u32,
+    /// Seconds between two reads of the comments.
+    pub comments_poll_interval_secs: u64,
 }
 
 impl Default for InstagramConfig {
@@ -323,6 +355,9 @@ impl Default for InstagramConfig {
             api_version: "v25.0".into(),
             user_id: None,
             timeout_secs: 30,
+            comments_entity: None,
+            comments_media: 25,
+            comments_poll_interval_secs: 900,
         }
     }
 }
@@ -429,10 +464,13 @@ pub struct Tokens {
     pub instagram: Option<SecretString>,
     /// `DISCORD_TOKEN`: the bot's token.
     pub discord: Option<SecretString>,
+    /// `MASTODON_ACCESS_TOKEN`, for instances whose public timeline needs one.
+    pub mastodon: Option<SecretString>,
 }
 
 impl Tokens {
-    /// From `X_BEARER_TOKEN`, `INSTAGRAM_ACCESS_TOKEN` and `DISCORD_TOKEN`.
+    /// From `X_BEARER_TOKEN`, `INSTAGRAM_ACCESS_TOKEN`, `DISCORD_TOKEN` and
+    /// `MASTODON_ACCESS_TOKEN`.
     pub fn from_env() -> Tokens {
         let var = |name: &str| {
             std::env::var(name)
@@ -444,6 +482,7 @@ impl Tokens {
             x: var("X_BEARER_TOKEN"),
             instagram: var("INSTAGRAM_ACCESS_TOKEN"),
             discord: var("DISCORD_TOKEN"),
+            mastodon: var("MASTODON_ACCESS_TOKEN"),
         }
     }
 }

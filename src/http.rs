@@ -268,6 +268,31 @@ fn short(body: &str) -> String {
     line.chars().take(200).collect()
 }
 
+/// The Graph API's error object (Instagram): `{"error": {"message", "type", "code",
+/// "error_subcode"}}`. Its `code` says why: 190 a token expired or revoked, 100 a wrong
+/// parameter (the own account's id), 110 an account it cannot find, 10 a permission the
+/// token lacks, 4, 17 and 32 rate limits.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct GraphError {
+    /// What the API said.
+    #[serde(default)]
+    pub message: String,
+    /// The error's code.
+    pub code: i64,
+    /// Its subcode.
+    #[serde(default)]
+    pub error_subcode: Option<i64>,
+}
+
+/// The Graph API's error object in a body, if it holds one.
+pub fn graph_error(body: &str) -> Option<GraphError> {
+    #[derive(serde::Deserialize)]
+    struct Wrapper {
+        error: GraphError,
+    }
+    serde_json::from_str::<Wrapper>(body).ok().map(|w| w.error)
+}
+
 /// Whether `ip` is a public address: not loopback, private, link-local (cloud metadata
 /// services live there), unique-local, shared (CGNAT), unspecified, broadcast, multicast,
 /// documentation or benchmarking, nor an IPv6 form of one of those.

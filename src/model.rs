@@ -532,6 +532,10 @@ pub struct Post {
     /// Likes, replies, reposts and quotes, when the source gives them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<PostMetrics>,
+    /// The watched name it is about by where it was published (a comment under the team's
+    /// own post), whether or not its text names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about: Option<String>,
 }
 
 impl Post {

@@ -830,6 +830,7 @@ mod tests {
                             lang: Some("fr".into()),
                             url: None,
                             metrics: None,
+                            about: None,
                         })
                         .expect("processed");
                     }

@@ -245,6 +245,9 @@ pub fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<()> {
     if report.sources.iter().any(|s| s.starts_with('X')) {
         println!("X: {} posts read, {} new", x.posts, x.new);
     }
+    if let Some(r) = report.read.get(crate::ingest::instagram::SOURCE) {
+        println!("Instagram comments: {} read, {} new", r.posts, r.new);
+    }
     let mut feeds_read = 0;
     for (url, state) in &report.feeds {
         use crate::ingest::feeds::{source_key, FeedState};
@@ -281,15 +284,13 @@ pub fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<()> {
     for f in &report.failures {
         eprintln!("veille: {f}");
     }
-    // Exit 0 when some source could be read; with --once, when none could, say so.
-    let x_read = report.sources.iter().any(|s| s.starts_with('X'))
-        && !report.failures.iter().any(|f| f.starts_with('X'));
-    let anything = x_read
-        || feeds_read > 0
+    // Exit 0 when some source could be read: a source that did not fail, or a feed read.
+    let anything = feeds_read > 0
         || report
             .sources
             .iter()
-            .any(|s| !s.starts_with('X') && s != crate::ingest::feeds::SOURCE_NAME);
+            .filter(|s| s.as_str() != crate::ingest::feeds::SOURCE_NAME)
+            .any(|s| !report.failures.iter().any(|f| f.starts_with(s.as_str())));
     anyhow::ensure!(
         anything,
         "no source could be read: {}",

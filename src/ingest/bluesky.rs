@@ -153,6 +153,7 @@ pub fn parse_frame(text: &str) -> Frame {
         author: Some(ev.did),
         lang: record.langs.into_iter().next(),
         metrics: None,
+        about: None,
     };
     Frame::Post(Box::new(post), ev.time_us, note)
 }

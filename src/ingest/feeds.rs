@@ -387,8 +387,7 @@ async fn read_capped(mut resp: reqwest::Response, max: u64) -> Result<Vec<u8>, F
 /// XML entities is refused before parsing: no feed needs one, and their expansion is how a
 /// small file becomes gigabytes.
 pub fn parse(bytes: &[u8], url: &str) -> Result<feed_rs::model::Feed, FetchError> {
-    let head = &bytes[..bytes.len().min(64 * 1024)];
-    if head.windows(8).any(|w| w.eq_ignore_ascii_case(b"<!ENTITY")) {
+    if declares_entities(bytes) {
         return Err(FetchError::Malformed(
             "it declares XML entities, refused".into(),
         ));
@@ -397,9 +396,69 @@ pub fn parse(bytes: &[u8], url: &str) -> Result<feed_rs::model::Feed, FetchError
         .base_uri(Some(url))
         // An entry without an id keeps none: [`posts`] gives it one by its own rule.
         .id_generator(|_, _, _| String::new())
+        .timestamp_parser(timestamp)
         .build()
         .parse(bytes)
         .map_err(|e| FetchError::Malformed(e.to_string()))
+}
+
+/// A feed's date: RFC 3339 (Atom, JSON Feed, `dc:date`), RFC 822 with or without its day
+/// name (RSS: `Tue, 03 Jun 2025 09:39:21 +0200`, `03 Jun 2025 09:39:21 GMT`), and what feeds
+/// write instead: a zone by its name (`CEST`), no zone (taken as UTC), a bare day.
+pub fn timestamp(text: &str) -> Option<DateTime<Utc>> {
+    use chrono::{NaiveDate, NaiveDateTime};
+    let s = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s).or_else(|_| DateTime::parse_from_rfc2822(s)) {
+        return Some(t.with_timezone(&Utc));
+    }
+    // A zone by its name, a French one or UTC.
+    for (name, offset) in [
+        ("CEST", "+0200"),
+        ("CET", "+0100"),
+        ("BST", "+0100"),
+        ("UTC", "+0000"),
+        ("Z", "+0000"),
+    ] {
+        if let Some(head) = s.strip_suffix(name) {
+            if let Ok(t) = DateTime::parse_from_rfc2822(&format!("{}{offset}", head)) {
+                return Some(t.with_timezone(&Utc));
+            }
+        }
+    }
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%d %b %Y %H:%M:%S",
+        "%a, %d %b %Y %H:%M:%S",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return Some(t.and_utc());
+        }
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+}
+
+/// Whether the prolog (what comes before the root element: the XML declaration, comments,
+/// the DOCTYPE and its internal subset) declares an entity.
+fn declares_entities(bytes: &[u8]) -> bool {
+    let mut rest = bytes;
+    while let Some(i) = rest.iter().position(|&b| b == b'<') {
+        rest = &rest[i + 1..];
+        match rest.first() {
+            Some(b'?') | Some(b'!') => {
+                if rest.len() >= 7 && rest[..7].eq_ignore_ascii_case(b"!ENTITY") {
+                    return true;
+                }
+            }
+            // The root element: no declaration comes after it.
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// The items of `feed` as posts; `now` dates those with no date of their own.
@@ -474,6 +533,7 @@ pub fn posts(feed: &feed_rs::model::Feed, now: DateTime<Utc>) -> Vec<Post> {
                 lang: lang.clone(),
                 url: link,
                 metrics: None,
+                about: None,
             })
         })
         .collect()

@@ -65,6 +65,7 @@ impl FilePost {
             lang: self.lang,
             url: self.url,
             metrics: self.metrics,
+            about: None,
         })
     }
 }
@@ -109,6 +110,7 @@ impl CsvPost {
                 reposts: count(self.reposts),
                 quotes: count(self.quotes),
             }),
+            about: None,
         })
     }
 }

@@ -2,8 +2,37 @@
 //! content of `script` and `style` with them), block ends as spaces, entities decoded,
 //! white space folded.
 
+/// Tags that separate words (block and line breaks); inline ones (`<b>`, `<a>`) do not.
+const BREAKS: &[&str] = &[
+    "br",
+    "p",
+    "div",
+    "li",
+    "ul",
+    "ol",
+    "tr",
+    "td",
+    "th",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "img",
+    "hr",
+];
+
 /// The text of an HTML fragment.
 pub fn to_text(html: &str) -> String {
+    if !html.contains(['<', '&']) {
+        return fold_spaces(html);
+    }
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
     while let Some(open) = rest.find('<') {
@@ -15,17 +44,16 @@ pub fn to_text(html: &str) -> String {
             rest = tag;
             continue;
         };
-        let name: String = tag
-            .trim_start_matches('/')
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_ascii_lowercase();
+        let body = tag.trim_start_matches('/');
+        let name_len = body.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        let name = &body[..name_len];
         rest = &tag[close + 1..];
-        if !tag.starts_with('/') && (name == "script" || name == "style") {
-            // Skip to the end of the element, its content is not text.
-            let end = format!("</{name}");
-            match find_ascii_case_insensitive(rest, &end) {
+        let skipped = ["script", "style"]
+            .into_iter()
+            .find(|s| name.eq_ignore_ascii_case(s));
+        if let (Some(skipped), false) = (skipped, tag.starts_with('/')) {
+            // Skip to the end of the element: its content is not text.
+            match find_ascii_case_insensitive(rest, &format!("</{skipped}")) {
                 Some(i) => {
                     rest = &rest[i..];
                     rest = rest.find('>').map_or("", |j| &rest[j + 1..]);
@@ -33,37 +61,24 @@ pub fn to_text(html: &str) -> String {
                 None => rest = "",
             }
         }
-        // Block and line breaks separate words; inline tags (`<b>`, `<a>`) do not.
-        if matches!(
-            name.as_str(),
-            "br" | "p"
-                | "div"
-                | "li"
-                | "ul"
-                | "ol"
-                | "tr"
-                | "td"
-                | "th"
-                | "h1"
-                | "h2"
-                | "h3"
-                | "h4"
-                | "h5"
-                | "h6"
-                | "blockquote"
-                | "section"
-                | "article"
-                | "header"
-                | "footer"
-                | "img"
-                | "hr"
-        ) {
+        if BREAKS.iter().any(|b| name.eq_ignore_ascii_case(b)) {
             out.push(' ');
         }
     }
     out.push_str(rest);
-    let decoded = html_escape::decode_html_entities(&out);
-    decoded.split_whitespace().collect::<Vec<_>>().join(" ")
+    fold_spaces(&html_escape::decode_html_entities(&out))
+}
+
+/// `text` with every run of white space as one space, trimmed.
+fn fold_spaces(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 fn find_ascii_case_insensitive(haystack: &str, needle: &str) -> Option<usize> {

@@ -12,6 +12,8 @@ pub mod bluesky;
 pub mod feeds;
 pub mod file;
 pub mod html;
+pub mod instagram;
+pub mod mastodon;
 pub mod pipeline;
 pub mod source;
 pub mod x;
@@ -215,7 +217,23 @@ impl<'a> Ingestor<'a> {
         let outcome = self
             .watcher
             .analyze(&post.text, post.lang.as_deref(), &mut self.scratch);
-        let entities = self.watcher.matcher().names(&self.scratch.hits);
+        let mut entities = self.watcher.matcher().names(&self.scratch.hits);
+        if let Some(about) = &post.about {
+            // A post about a watched name by where it was published (a comment under the
+            // team's own post) counts for it, named or not.
+            let folded = crate::watch::fold::fold(about);
+            if let Some(e) = self
+                .watcher
+                .matcher()
+                .entities()
+                .iter()
+                .find(|e| crate::watch::fold::fold(&e.name) == folded)
+            {
+                if !entities.contains(&e.name) {
+                    entities.push(e.name.clone());
+                }
+            }
+        }
         let hour = post.created_at.timestamp().div_euclid(3600);
         let slot = post.created_at.timestamp().div_euclid(SLOT_SECS);
         let named = !entities.is_empty();
@@ -286,6 +304,21 @@ impl<'a> Ingestor<'a> {
             ));
         }
         Ok(())
+    }
+
+    /// Removes the kept text of a post deleted where it was published (its counts stay):
+    /// after every batch handed over so far is written, so that a post kept moments ago is
+    /// found too.
+    pub fn redact(&mut self, key: &str, created_at: i64) -> anyhow::Result<usize> {
+        self.sync()?;
+        let names: Vec<String> = self
+            .watcher
+            .matcher()
+            .entities()
+            .iter()
+            .map(|e| e.name.clone())
+            .collect();
+        self.store.redact_kept(&names, created_at, key)
     }
 
     /// Waits for every committed batch to be written, and flushes the store.
@@ -423,6 +456,7 @@ pub(crate) mod tests {
             lang: None,
             url: None,
             metrics: None,
+            about: None,
         }
     }
 

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::feeds::{self, FeedUrl};
 use super::source::SourceBatch;
-use super::{bluesky, x, Events, IngestStats, Ingestor};
+use super::{bluesky, instagram, mastodon, x, Events, IngestStats, Ingestor};
 use crate::config::{Config, Tokens};
 use crate::http::Retry;
 
@@ -161,6 +161,70 @@ pub async fn run(
             )
         });
     }
+    let ig = &config.sources.instagram;
+    if let (Some(entity), Some(token), Some(user_id)) =
+        (&ig.comments_entity, &tokens.instagram, &ig.user_id)
+    {
+        let fold = crate::watch::fold::fold;
+        match entities.iter().find(|e| fold(&e.name) == fold(entity)) {
+            None => {
+                let why = format!(
+                    "{}: comments_entity {entity:?} is not a watched name",
+                    instagram::SOURCE_NAME
+                );
+                tracing::error!("{why}");
+                report.failures.push(why);
+            }
+            Some(e) => {
+                let comments = instagram::Comments::new(
+                    ig,
+                    token.clone(),
+                    user_id.clone(),
+                    e.name.clone(),
+                    Retry::default(),
+                );
+                let (tx, cancel) = (tx.clone(), cancel.clone());
+                report.sources.push(instagram::SOURCE_NAME.into());
+                tasks.spawn(async move {
+                    let r = if once {
+                        comments
+                            .poll_once(&tx, &cancel)
+                            .await
+                            .map(|_| ())
+                            .map_err(anyhow::Error::from)
+                    } else {
+                        comments.run(tx, cancel).await
+                    };
+                    (instagram::SOURCE_NAME.to_string(), r)
+                });
+            }
+        }
+    } else if ig.comments_entity.is_some() {
+        tracing::info!(
+            "the Instagram comments need INSTAGRAM_ACCESS_TOKEN and sources.instagram.user_id"
+        );
+    }
+    for instance in &config.sources.mastodon.instances {
+        let name = mastodon::source_name(instance);
+        let cursor = store.cursor(&mastodon::source_key(instance))?;
+        let (cfg, tx, cancel, live) = (
+            config.sources.mastodon.clone(),
+            tx.clone(),
+            cancel.clone(),
+            live.clone(),
+        );
+        let (instance, token) = (instance.clone(), tokens.mastodon.clone());
+        if once {
+            continue;
+        }
+        report.sources.push(name.clone());
+        tasks.spawn(async move {
+            (
+                name,
+                mastodon::run(cfg, instance, token, cursor, tx, cancel, live).await,
+            )
+        });
+    }
     // Feeds: the configuration's, and those the servers add (read again as they change). The
     // long-running process polls them even while there are none yet.
     let feeds_cfg = config.sources.feeds.clone();
@@ -214,6 +278,7 @@ pub async fn run(
                         bad,
                         notes,
                         cursor,
+                        removed,
                     } = batch;
                     for b in bad {
                         ing.bad(&source, b.kind, &b.detail);
@@ -229,6 +294,9 @@ pub async fn run(
                     r.posts += ing.stats.posts - before.0;
                     r.new += (ing.stats.posts - before.0) - (ing.stats.duplicates - before.1);
                     ing.commit(cursor.map(|c| (source, c)))?;
+                    for (key, at) in removed {
+                        ing.redact(&key, at)?;
+                    }
                     if last_prune.elapsed() >= PRUNE_EVERY {
                         let (posts, counters) = store.apply_retention(retention)?;
                         tracing::info!(posts, counters, "retention applied");

@@ -21,6 +21,19 @@ pub struct SourceBatch {
     pub notes: Vec<Bad>,
     /// The cursor to store with the batch: the source resumes from it after a restart.
     pub cursor: Option<String>,
+    /// Posts deleted where they were published, by dedup key and time: their kept text is
+    /// removed (their counts stay).
+    pub removed: Vec<(String, i64)>,
+}
+
+impl SourceBatch {
+    /// Whether it carries nothing (no post, no bad input, no note, no removal).
+    pub fn is_empty(&self) -> bool {
+        self.posts.is_empty()
+            && self.bad.is_empty()
+            && self.notes.is_empty()
+            && self.removed.is_empty()
+    }
 }
 
 /// The sending side of the pipeline: bounded, so a slow store holds the sources back.

@@ -114,6 +114,7 @@ pub fn tweet_to_post(raw: &serde_json::Value, users: &HashMap<&str, &str>) -> Re
         author: username.map(str::to_string).or(t.author_id),
         lang: t.lang,
         metrics: t.public_metrics,
+        about: None,
     })
 }
 

@@ -359,7 +359,7 @@ async fn instagram(
                 service,
                 status: 400,
                 body,
-            }) => match graph_error(&body) {
+            }) => match http::graph_error(&body) {
                 Some(g) if g.code == 190 => {
                     return Err(HttpError::Auth {
                         service,
@@ -396,24 +396,6 @@ async fn instagram(
         done(out.snapshots.len() + out.missing.len());
     }
     Ok(out)
-}
-
-/// The Graph API's error object: `{"error": {"message", "type", "code", "error_subcode"}}`.
-#[derive(Debug, Deserialize)]
-struct GraphError {
-    #[serde(default)]
-    message: String,
-    code: i64,
-    #[serde(default)]
-    error_subcode: Option<i64>,
-}
-
-fn graph_error(body: &str) -> Option<GraphError> {
-    #[derive(Deserialize)]
-    struct Wrapper {
-        error: GraphError,
-    }
-    serde_json::from_str::<Wrapper>(body).ok().map(|w| w.error)
 }
 
 /// The month of an Instagram timestamp (`2021-06-30T18:00:00+0000`), in UTC.

@@ -267,6 +267,36 @@ impl Store {
         Ok(out)
     }
 
+    /// Removes the text of the kept post `key` created at `created_at` (seconds), under each
+    /// of `entities` it was kept under, durably; its counts stay. Returns how many copies
+    /// were changed.
+    pub fn redact_kept(
+        &self,
+        entities: &[String],
+        created_at: i64,
+        key: &str,
+    ) -> anyhow::Result<usize> {
+        let mut changed = 0;
+        for e in entities {
+            let k = post_key(e, created_at, key.as_bytes());
+            let Some(v) = self.posts.get(&k)? else {
+                continue;
+            };
+            let mut sp: StoredPost = serde_json::from_slice(v.get(8..).unwrap_or_default())
+                .context("reading a stored post")?;
+            sp.post.text.clear();
+            sp.cues.clear();
+            let mut value = v.get(..8).unwrap_or_default().to_vec();
+            value.extend_from_slice(&serde_json::to_vec(&sp)?);
+            self.posts.insert(k, value)?;
+            changed += 1;
+        }
+        if changed > 0 {
+            self.posts.flush()?;
+        }
+        Ok(changed)
+    }
+
     /// Every scope's counters for one hour.
     ///
     /// An hour whose value cannot be read is an error naming it ([`CorruptCounters`]): it

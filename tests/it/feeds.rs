@@ -4,10 +4,9 @@
 use std::io::Write;
 use std::time::Duration;
 
-use veille::commands::Context;
 use veille::config::{Config, Tokens};
 use veille::ingest::feeds::{FeedState, FetchError, Validators};
-use veille::ingest::pipeline::{self, Options, Report};
+use veille::ingest::pipeline::Report;
 use veille::store::Store;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -33,23 +32,7 @@ fn config(store: &std::path::Path, urls: Vec<String>) -> Config {
 
 /// Polls every feed once.
 async fn poll_once(cfg: &Config, store: &Store) -> Report {
-    let ctx = Context::with_store(cfg.clone(), sncf(), store.clone()).expect("context");
-    tokio::time::timeout(
-        Duration::from_secs(30),
-        pipeline::run(
-            ctx.watching(),
-            &Tokens::default(),
-            Options {
-                once: true,
-                ..Options::default()
-            },
-            None,
-            std::future::pending::<()>(),
-        ),
-    )
-    .await
-    .expect("every feed polled in time")
-    .expect("the pipeline runs")
+    crate::support::poll_once(cfg, store, &Tokens::default()).await
 }
 
 fn rss(items: &[(&str, &str, &str)]) -> String {

@@ -8,6 +8,8 @@ mod discord;
 mod fake_discord;
 mod feeds;
 mod ingest;
+mod instagram;
 mod layers;
+mod mastodon;
 mod replay;
 mod support;

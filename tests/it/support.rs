@@ -82,3 +82,30 @@ pub async fn jetstream(frames: Vec<String>) -> (SocketAddr, Arc<Mutex<Vec<String
     });
     (addr, urls)
 }
+
+/// Polls every polled source once (`ingest --once`) on `store`, watching SNCF.
+pub async fn poll_once(
+    cfg: &Config,
+    store: &Store,
+    tokens: &Tokens,
+) -> veille::ingest::pipeline::Report {
+    use veille::ingest::pipeline::{self, Options};
+    let ctx =
+        Context::with_store(cfg.clone(), crate::ingest::sncf(), store.clone()).expect("context");
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        pipeline::run(
+            ctx.watching(),
+            tokens,
+            Options {
+                once: true,
+                ..Options::default()
+            },
+            None,
+            std::future::pending::<()>(),
+        ),
+    )
+    .await
+    .expect("every source polled in time")
+    .expect("the pipeline runs")
+}

@@ -206,3 +206,22 @@ fn a_failed_poll_waits_what_the_site_asked_or_backs_off() {
         "the usual interval: {own:?}"
     );
 }
+
+#[test]
+fn dates_read_as_feeds_write_them() {
+    let utc = |s: &str| timestamp(s).map(|t| t.to_rfc3339());
+    let want = Some("2025-06-03T07:39:21+00:00".to_string());
+    assert_eq!(utc("Tue, 03 Jun 2025 09:39:21 +0200"), want);
+    assert_eq!(utc("03 Jun 2025 09:39:21 +0200"), want);
+    assert_eq!(utc("Tue, 3 Jun 2025 07:39:21 GMT"), want);
+    assert_eq!(utc("Tue, 03 Jun 2025 09:39:21 CEST"), want);
+    assert_eq!(utc("2025-06-03T09:39:21+02:00"), want);
+    assert_eq!(utc("2025-06-03T07:39:21Z"), want);
+    assert_eq!(utc("2025-06-03T07:39:21.000Z"), want);
+    assert_eq!(utc("2025-06-03 07:39:21"), want, "no zone: UTC");
+    assert_eq!(
+        utc("2025-06-03"),
+        Some("2025-06-03T00:00:00+00:00".to_string())
+    );
+    assert_eq!(utc("hier"), None);
+}

@@ -29,7 +29,7 @@ fn tokens() -> Tokens {
     Tokens {
         x: Some(SecretString::from("xtoken")),
         instagram: Some(SecretString::from("igtoken")),
-        discord: None,
+        ..Tokens::default()
     }
 }
 
