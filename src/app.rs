@@ -239,8 +239,9 @@ impl App {
         if let Ok(l) = self.live.lock() {
             s.sources = l.running.clone();
             s.failures.extend(l.failures.iter().cloned());
-            s.trouble = l.trouble.clone();
+            s.states = l.states.clone();
             s.feeds = l.feeds.clone();
+            s.x_bill = l.x_bill;
         }
         s
     }

@@ -274,6 +274,10 @@ pub struct XConfig {
     /// Follow the filtered stream (when `X_BEARER_TOKEN` is set), its rules kept in sync with
     /// the watched names.
     pub stream: bool,
+    /// Posts read from X per UTC day at the most, search and stream together: X bills each.
+    pub max_reads_per_day: u64,
+    /// What X bills a post read, in US dollars (for the estimate in `/status`).
+    pub price_per_read: f64,
 }
 
 impl Default for XConfig {
@@ -286,6 +290,8 @@ impl Default for XConfig {
             max_pages: 10,
             lookback_minutes: 60,
             stream: false,
+            max_reads_per_day: 2000,
+            price_per_read: 0.005,
         }
     }
 }

@@ -245,6 +245,19 @@ pub fn ingest(config: &Config, args: IngestArgs) -> anyhow::Result<()> {
     if report.sources.iter().any(|s| s.starts_with('X')) {
         println!("X: {} posts read, {} new", x.posts, x.new);
     }
+    if let Some(b) = report.x_bill {
+        println!(
+            "X today: {} posts read of {} allowed (≈ ${:.2}){}",
+            b.read,
+            b.max,
+            b.cost,
+            if b.paused {
+                "; paused until the next UTC day"
+            } else {
+                ""
+            }
+        );
+    }
     if let Some(r) = report.read.get(crate::ingest::instagram::SOURCE) {
         println!("Instagram comments: {} read, {} new", r.posts, r.new);
     }

@@ -21,10 +21,12 @@ pub struct Status {
     pub duplicates: u64,
     /// The sources of the generations that ended.
     pub ended_sources: Vec<String>,
-    /// Running sources not connected now, and why.
-    pub trouble: std::collections::BTreeMap<String, String>,
+    /// How each live source stands.
+    pub states: std::collections::BTreeMap<String, crate::ingest::pipeline::SourceState>,
     /// Each feed polled, by the URL it was added under, and how it stands.
     pub feeds: std::collections::BTreeMap<String, crate::ingest::feeds::FeedState>,
+    /// X's reads today and their cost, when X runs.
+    pub x_bill: Option<crate::ingest::x::Bill>,
 }
 
 /// `/status`.
@@ -48,9 +50,15 @@ pub fn status(process: &dyn Process, caller: &Caller) -> CommandResult<Reply> {
         .iter()
         .map(|(_, c)| c.posts)
         .sum();
-    let running: Vec<&String> = st
-        .sources
-        .iter()
+    // Every source that ran, with how it stands (the feeds have a line of their own).
+    let mut names: Vec<&String> = st.sources.iter().collect();
+    for name in st.states.keys() {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    let running: Vec<&String> = names
+        .into_iter()
         .filter(|s| s.as_str() != crate::ingest::feeds::SOURCE_NAME)
         .collect();
     let sources = if running.is_empty() {
@@ -61,18 +69,34 @@ pub fn status(process: &dyn Process, caller: &Caller) -> CommandResult<Reply> {
     } else {
         running
             .iter()
-            .map(|s| match st.trouble.get(*s) {
-                Some(why) => caller.tr(
-                    format!("⚠ {s} : pas de connexion, nouvel essai bientôt ({why})"),
-                    format!("⚠ {s}: not connected, retrying ({why})"),
-                ),
-                None => format!("✅ {s}"),
-            })
+            .map(|s| source_line(s, st.states.get(*s), caller, tz))
             .collect::<Vec<_>>()
             .join("\n")
     };
     let watched = super::watch::union(process.base_entities(), &ctx.store)?.len();
     let mut fields = vec![(caller.tr("Sources", "Sources"), sources)];
+    if let Some(b) = st.x_bill {
+        let mut line = caller.tr(
+            format!(
+                "{} posts lus aujourd'hui sur {} permis (≈ {:.2} $)",
+                b.read, b.max, b.cost
+            ),
+            format!(
+                "{} posts read today of {} allowed (≈ ${:.2})",
+                b.read, b.max, b.cost
+            ),
+        );
+        if b.paused {
+            line.push_str(&caller.tr(
+                "\n⏸ en pause jusqu'à demain (minuit UTC) : le plafond du jour est atteint",
+                "\n⏸ paused until tomorrow (midnight UTC): today's cap is reached",
+            ));
+        }
+        fields.push((
+            caller.tr("Lectures X (facturées)", "X reads (billed)"),
+            line,
+        ));
+    }
     if let Some(f) = feeds_line(&ctx, caller, &st)? {
         fields.push((caller.tr("Flux", "Feeds"), f));
     }
@@ -156,4 +180,36 @@ fn feeds_line(ctx: &super::Context, caller: &Caller, st: &Status) -> CommandResu
         ));
     }
     Ok(Some(line))
+}
+
+/// One source and how it stands, as a community manager reads it.
+fn source_line(
+    name: &str,
+    state: Option<&crate::ingest::pipeline::SourceState>,
+    caller: &Caller,
+    tz: chrono_tz::Tz,
+) -> String {
+    use crate::ingest::pipeline::SourceState;
+    match state {
+        None | Some(SourceState::Connecting) => caller.tr(
+            format!("⏳ {name} : connexion en cours (pas encore connectée)"),
+            format!("⏳ {name}: connecting (not connected yet)"),
+        ),
+        Some(SourceState::Running) => format!("✅ {name}"),
+        Some(SourceState::Failing { why, since }) => {
+            let since = since.with_timezone(&tz).format("%d/%m %H:%M");
+            caller.tr(
+                format!("⚠ {name} : en échec depuis le {since}, nouvel essai bientôt ({why})"),
+                format!("⚠ {name}: failing since {since}, retrying ({why})"),
+            )
+        }
+        Some(SourceState::Paused { why }) => caller.tr(
+            format!("⏸ {name} : en pause ({why})"),
+            format!("⏸ {name}: paused ({why})"),
+        ),
+        Some(SourceState::Stopped { why }) => caller.tr(
+            format!("⛔ {name} : arrêtée ({why})"),
+            format!("⛔ {name}: stopped ({why})"),
+        ),
+    }
 }

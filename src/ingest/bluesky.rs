@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use super::file::Bad;
-use super::pipeline::LiveSources;
+use super::pipeline::{set_state, LiveSources, SourceState};
 use super::source::{self, SourceBatch};
 use crate::config::BlueskyConfig;
 use crate::http::Backoff;
@@ -188,12 +188,14 @@ pub async fn run(
     // live status says why until it connects again.
     let mut failing = false;
     let trouble = |why: Option<String>| {
-        if let Some(Ok(mut l)) = live.as_ref().map(|l| l.lock()) {
-            match why {
-                Some(w) => l.trouble.insert(SOURCE_NAME.to_string(), w),
-                None => l.trouble.remove(SOURCE_NAME),
-            };
-        }
+        let state = match why {
+            Some(why) => SourceState::Failing {
+                why,
+                since: chrono::Utc::now(),
+            },
+            None => SourceState::Running,
+        };
+        set_state(live.as_deref(), SOURCE_NAME, state);
     };
     loop {
         let url = subscribe_url(&cfg, last.map(|c| c - overlap));

@@ -17,6 +17,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
+use super::pipeline::{set_state, LiveSources, SourceState};
 use super::source::{self, SourceBatch};
 use crate::config::InstagramConfig;
 use crate::http::{self, Backoff, HttpError, Retry};
@@ -98,6 +99,7 @@ pub struct Comments {
     user_id: String,
     entity: String,
     retry: Retry,
+    live: Option<std::sync::Arc<std::sync::Mutex<LiveSources>>>,
 }
 
 impl Comments {
@@ -116,7 +118,14 @@ impl Comments {
             user_id,
             entity,
             retry,
+            live: None,
         }
+    }
+
+    /// Says in `live` how it stands while it runs.
+    pub fn with_live(mut self, live: std::sync::Arc<std::sync::Mutex<LiveSources>>) -> Comments {
+        self.live = Some(live);
+        self
     }
 
     fn base(&self) -> String {
@@ -248,6 +257,7 @@ impl Comments {
         loop {
             let wait = match self.poll_once(&tx, &cancel).await {
                 Ok(n) => {
+                    set_state(self.live.as_deref(), SOURCE_NAME, SourceState::Running);
                     if failing.take().is_some() {
                         tracing::info!(comments = n, "the Instagram comments read again");
                     }
@@ -256,6 +266,11 @@ impl Comments {
                 }
                 Err(CommentsError::Fatal(why)) => return Err(anyhow::anyhow!(why)),
                 Err(CommentsError::Transient(why)) => {
+                    let state = SourceState::Failing {
+                        why: why.clone(),
+                        since: Utc::now(),
+                    };
+                    set_state(self.live.as_deref(), SOURCE_NAME, state);
                     if failing.as_deref() != Some(why.as_str()) {
                         tracing::warn!(error = %why, "the Instagram comments cannot be read now (logged once while it lasts)");
                     }

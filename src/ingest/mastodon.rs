@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::file::Bad;
 use super::html;
-use super::pipeline::LiveSources;
+use super::pipeline::{set_state, LiveSources, SourceState};
 use super::source::{self, SourceBatch};
 use crate::config::MastodonConfig;
 use crate::http::{self, Backoff, HttpError, Retry};
@@ -340,12 +340,14 @@ pub async fn run(
         retry: Retry::default(),
     };
     let trouble = |why: Option<String>| {
-        if let Some(Ok(mut l)) = live.as_ref().map(|l| l.lock()) {
-            match why {
-                Some(w) => l.trouble.insert(name.clone(), w),
-                None => l.trouble.remove(&name),
-            };
-        }
+        let state = match why {
+            Some(why) => SourceState::Failing {
+                why,
+                since: Utc::now(),
+            },
+            None => SourceState::Running,
+        };
+        set_state(live.as_deref(), &name, state);
     };
     let mut last = cursor;
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(64));

@@ -306,6 +306,16 @@ impl<'a> Ingestor<'a> {
         Ok(())
     }
 
+    /// Counts `n` posts read from a billing `service` today (UTC), committed with the batch.
+    pub fn billed(&mut self, service: &str, n: u64) {
+        let day = chrono::Utc::now().timestamp().div_euclid(86_400);
+        *self
+            .batch
+            .reads
+            .entry((service.to_string(), day))
+            .or_default() += n;
+    }
+
     /// Removes the kept text of a post deleted where it was published (its counts stay):
     /// after every batch handed over so far is written, so that a post kept moments ago is
     /// found too.

@@ -46,10 +46,58 @@ pub struct LiveSources {
     pub running: Vec<String>,
     /// Sources that stopped for good, and why (no secret in it).
     pub failures: Vec<String>,
-    /// Sources running but not connected now (backing off), and why.
-    pub trouble: std::collections::BTreeMap<String, String>,
+    /// How each source stands, by name.
+    pub states: std::collections::BTreeMap<String, SourceState>,
     /// Each feed polled, by the URL it was added under, and how it stands.
     pub feeds: std::collections::BTreeMap<String, super::feeds::FeedState>,
+    /// X's reads today and their cost, when X runs.
+    pub x_bill: Option<x::Bill>,
+}
+
+/// How a live source stands, for `/status`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceState {
+    /// Started, not connected (or read) yet.
+    Connecting,
+    /// Connected, or its last poll read.
+    Running,
+    /// Not connected, or its polls fail: retried with backoff.
+    Failing {
+        /// Why (no secret in it).
+        why: String,
+        /// Since when.
+        since: chrono::DateTime<chrono::Utc>,
+    },
+    /// Paused on purpose (X's daily budget spent).
+    Paused {
+        /// Why.
+        why: String,
+    },
+    /// Stopped for good.
+    Stopped {
+        /// Why.
+        why: String,
+    },
+}
+
+impl LiveSources {
+    /// Says how `source` stands; a failure keeps the time its streak began.
+    pub fn set(&mut self, source: &str, state: SourceState) {
+        let state = match (self.states.get(source), state) {
+            (Some(SourceState::Failing { since, .. }), SourceState::Failing { why, .. }) => {
+                SourceState::Failing { why, since: *since }
+            }
+            (_, s) => s,
+        };
+        self.states.insert(source.to_string(), state);
+    }
+}
+
+/// Says how `source` stands in `live`, when there is one.
+pub fn set_state(live: Option<&std::sync::Mutex<LiveSources>>, source: &str, state: SourceState) {
+    if let Some(Ok(mut l)) = live.map(|l| l.lock()) {
+        l.set(source, state);
+    }
 }
 
 /// How a run ended.
@@ -65,6 +113,8 @@ pub struct Report {
     pub feeds: BTreeMap<String, feeds::FeedState>,
     /// Posts read from each source (by cursor key: one per X query, one per feed).
     pub read: BTreeMap<String, Read>,
+    /// X's reads today and their cost, when X ran.
+    pub x_bill: Option<x::Bill>,
 }
 
 /// Posts a source handed over, and of those, new ones.
@@ -110,6 +160,17 @@ pub async fn run(
         (Some(_), true) if queries.is_empty() => tracing::info!("no watched name to search X for"),
         _ => {}
     }
+    // X bills every post read: one budget a day for search and stream, counted from what the
+    // store says was read today.
+    let x_live = live.clone().unwrap_or_default();
+    let budget = std::sync::Arc::new(x::Budget::new(
+        xcfg,
+        store.reads(
+            x::SERVICE,
+            chrono::Utc::now().timestamp().div_euclid(86_400),
+        )?,
+        Some(x_live.clone()),
+    ));
     if let (Some(token), true) = (&tokens.x, xcfg.search && !queries.is_empty()) {
         let mut cursors = HashMap::new();
         for q in &queries {
@@ -123,28 +184,34 @@ pub async fn run(
             queries.clone(),
             &cursors,
             Retry::default(),
-        );
+            budget.clone(),
+        )
+        .with_live(x_live.clone());
         let (tx, cancel) = (tx.clone(), cancel.clone());
-        report.sources.push("X recent search".into());
+        report.sources.push(x::SEARCH_NAME.into());
         tasks.spawn(async move {
             let r = if once {
                 search.poll_once(&tx, &cancel).await
             } else {
                 search.run(tx, cancel).await
             };
-            (
-                "X recent search".to_string(),
-                r.map_err(anyhow::Error::from),
-            )
+            (x::SEARCH_NAME.to_string(), r.map_err(anyhow::Error::from))
         });
     }
     if let (Some(token), true, false) = (&tokens.x, xcfg.stream && !queries.is_empty(), once) {
-        let stream = x::Stream::new(xcfg, token.clone(), queries.clone(), Retry::default());
+        let stream = x::Stream::new(
+            xcfg,
+            token.clone(),
+            queries.clone(),
+            Retry::default(),
+            budget.clone(),
+        )
+        .with_live(x_live.clone());
         let (tx, cancel) = (tx.clone(), cancel.clone());
-        report.sources.push("X filtered stream".into());
+        report.sources.push(x::STREAM_NAME.into());
         tasks.spawn(async move {
             (
-                "X filtered stream".to_string(),
+                x::STREAM_NAME.to_string(),
                 stream.run(tx, cancel).await.map_err(anyhow::Error::from),
             )
         });
@@ -182,7 +249,8 @@ pub async fn run(
                     user_id.clone(),
                     e.name.clone(),
                     Retry::default(),
-                );
+                )
+                .with_live(x_live.clone());
                 let (tx, cancel) = (tx.clone(), cancel.clone());
                 report.sources.push(instagram::SOURCE_NAME.into());
                 tasks.spawn(async move {
@@ -253,6 +321,11 @@ pub async fn run(
     if let Some(live) = &live {
         if let Ok(mut l) = live.lock() {
             l.running = report.sources.clone();
+            for s in &report.sources {
+                if !l.states.contains_key(s) {
+                    l.states.insert(s.clone(), SourceState::Connecting);
+                }
+            }
         }
     }
     if tasks.is_empty() {
@@ -279,7 +352,11 @@ pub async fn run(
                         notes,
                         cursor,
                         removed,
+                        billed,
                     } = batch;
+                    if billed > 0 {
+                        ing.billed(x::SERVICE, billed);
+                    }
                     for b in bad {
                         ing.bad(&source, b.kind, &b.detail);
                     }
@@ -323,6 +400,7 @@ pub async fn run(
                     if let Some(Ok(mut l)) = live.as_ref().map(|l| l.lock()) {
                         l.running.retain(|s| *s != name);
                         l.failures.push(failure.clone());
+                        l.set(&name, SourceState::Stopped { why: format!("{e:#}") });
                     }
                     report.failures.push(failure);
                 }
@@ -335,6 +413,9 @@ pub async fn run(
         .map_err(|_| anyhow::anyhow!("the ingest thread panicked"))??;
     if let Some(Ok(l)) = report_live.as_ref().map(|l| l.lock()) {
         report.feeds = l.feeds.clone();
+    }
+    if tokens.x.is_some() {
+        report.x_bill = Some(budget.bill());
     }
     Ok(report)
 }

@@ -24,6 +24,8 @@ pub struct SourceBatch {
     /// Posts deleted where they were published, by dedup key and time: their kept text is
     /// removed (their counts stay).
     pub removed: Vec<(String, i64)>,
+    /// Posts the service bills that this batch read (X's, whether or not they are new).
+    pub billed: u64,
 }
 
 impl SourceBatch {

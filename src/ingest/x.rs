@@ -14,6 +14,7 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use super::file::Bad;
+use super::pipeline::{set_state, LiveSources, SourceState};
 use super::source::{self, SourceBatch};
 use super::xwire;
 use crate::config::XConfig;
@@ -78,6 +79,148 @@ pub fn query_key(query: &str) -> String {
     format!("x-search:{:016x}", crate::store::dedup_hash(query))
 }
 
+/// The service X's reads are counted under in the store.
+pub const SERVICE: &str = "x";
+
+/// What X's reads cost today, for `/status` and reports.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Bill {
+    /// Posts read today (UTC), search and stream together.
+    pub read: u64,
+    /// The cap per day.
+    pub max: u64,
+    /// Their estimated cost, in US dollars.
+    pub cost: f64,
+    /// Whether X is paused until the next UTC day.
+    pub paused: bool,
+}
+
+/// X's daily budget of posts read, shared by recent search and the stream: the sources ask
+/// it how many they may still read, and tell it what they read. Counted from what the store
+/// says was read today, so a restart does not reset it. One warning at 80 % of the cap; at
+/// the cap X pauses until the next UTC day, said once.
+#[derive(Debug)]
+pub struct Budget {
+    max: u64,
+    price: f64,
+    state: std::sync::Mutex<BudgetState>,
+    live: Option<std::sync::Arc<std::sync::Mutex<super::pipeline::LiveSources>>>,
+}
+
+#[derive(Debug)]
+struct BudgetState {
+    day: i64,
+    read: u64,
+    warned: bool,
+    paused_said: bool,
+}
+
+/// Today, in UTC days since the epoch.
+fn today() -> i64 {
+    chrono::Utc::now().timestamp().div_euclid(86_400)
+}
+
+impl Budget {
+    /// The budget of `cfg`, `read_today` posts read already.
+    pub fn new(
+        cfg: &XConfig,
+        read_today: u64,
+        live: Option<std::sync::Arc<std::sync::Mutex<super::pipeline::LiveSources>>>,
+    ) -> Budget {
+        let b = Budget {
+            max: cfg.max_reads_per_day,
+            price: cfg.price_per_read,
+            state: std::sync::Mutex::new(BudgetState {
+                day: today(),
+                read: read_today,
+                warned: false,
+                paused_said: false,
+            }),
+            live,
+        };
+        b.publish();
+        b
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BudgetState> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let day = today();
+        if s.day != day {
+            *s = BudgetState {
+                day,
+                read: 0,
+                warned: false,
+                paused_said: false,
+            };
+        }
+        s
+    }
+
+    /// Posts that may still be read today.
+    pub fn remaining(&self) -> u64 {
+        self.max.saturating_sub(self.lock().read)
+    }
+
+    /// Counts `n` posts read.
+    pub fn spend(&self, n: u64) {
+        {
+            let mut s = self.lock();
+            s.read += n;
+            if !s.warned && s.read * 5 >= self.max * 4 && s.read < self.max {
+                s.warned = true;
+                tracing::warn!(
+                    read = s.read,
+                    max = self.max,
+                    "X: 80% of today's reads are spent (sources.x.max_reads_per_day)"
+                );
+            }
+            if s.read >= self.max && !s.paused_said {
+                s.paused_said = true;
+                tracing::warn!(
+                    read = s.read,
+                    max = self.max,
+                    "X: today's reads are spent; X pauses until the next UTC day (sources.x.max_reads_per_day)"
+                );
+            }
+        }
+        self.publish();
+    }
+
+    /// Today's reads and their cost.
+    pub fn bill(&self) -> Bill {
+        let s = self.lock();
+        Bill {
+            read: s.read,
+            max: self.max,
+            cost: s.read as f64 * self.price,
+            paused: s.read >= self.max,
+        }
+    }
+
+    fn publish(&self) {
+        let bill = self.bill();
+        if let Some(Ok(mut l)) = self.live.as_ref().map(|l| l.lock()) {
+            l.x_bill = Some(bill);
+        }
+    }
+
+    /// What `/status` says of a source that waits for tomorrow's budget.
+    pub fn paused_state(&self) -> SourceState {
+        SourceState::Paused {
+            why: format!(
+                "{} posts read today, the cap (sources.x.max_reads_per_day): back at midnight UTC",
+                self.bill().read
+            ),
+        }
+    }
+
+    /// How long until the next UTC day.
+    pub fn until_tomorrow() -> Duration {
+        let now = chrono::Utc::now().timestamp();
+        Duration::from_secs(((now.div_euclid(86_400) + 1) * 86_400 - now).max(1) as u64)
+    }
+}
+
 /// Recent search polling.
 pub struct Search {
     cfg: XConfig,
@@ -86,7 +229,15 @@ pub struct Search {
     retry: Retry,
     /// Query and its `since_id`.
     queries: Vec<(String, Option<String>)>,
+    budget: std::sync::Arc<Budget>,
+    live: Option<std::sync::Arc<std::sync::Mutex<LiveSources>>>,
 }
+
+/// Recent search's name in reports and `/status`.
+pub const SEARCH_NAME: &str = "X recent search";
+
+/// The stream's name in reports and `/status`.
+pub const STREAM_NAME: &str = "X filtered stream";
 
 impl Search {
     /// A poller for `queries`, resuming from `cursors` (query key → since_id).
@@ -96,8 +247,11 @@ impl Search {
         queries: Vec<String>,
         cursors: &HashMap<String, String>,
         retry: Retry,
+        budget: std::sync::Arc<Budget>,
     ) -> Search {
         Search {
+            budget,
+            live: None,
             client: http::client(Duration::from_secs(cfg.timeout_secs)),
             cfg: cfg.clone(),
             token,
@@ -110,6 +264,12 @@ impl Search {
                 })
                 .collect(),
         }
+    }
+
+    /// Says in `live` how it stands while it runs.
+    pub fn with_live(mut self, live: std::sync::Arc<std::sync::Mutex<LiveSources>>) -> Search {
+        self.live = Some(live);
+        self
     }
 
     /// Polls every query once, following `next_token` up to `max_pages` pages; sends the
@@ -125,7 +285,10 @@ impl Search {
             client,
             retry,
             queries,
+            budget,
+            live,
         } = self;
+        let mut failed: Option<String> = None;
         let url = format!(
             "{}/2/tweets/search/recent",
             cfg.base_url.trim_end_matches('/')
@@ -143,9 +306,16 @@ impl Search {
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             let max_pages = cfg.max_pages.max(1);
             for page_no in 1..=max_pages {
+                // X bills every post read: no page past the day's budget, and the last one
+                // no larger than what is left (X's smallest page is 10).
+                let left = budget.remaining();
+                if left == 0 {
+                    set_state(live.as_deref(), SEARCH_NAME, budget.paused_state());
+                    return Ok(());
+                }
                 let mut params: Vec<(&str, String)> = vec![
                     ("query", query.clone()),
-                    ("max_results", "100".into()),
+                    ("max_results", left.clamp(10, 100).to_string()),
                     ("tweet.fields", TWEET_FIELDS.into()),
                     ("expansions", "author_id".into()),
                     ("user.fields", "username,public_metrics".into()),
@@ -170,12 +340,15 @@ impl Search {
                     Err(e) => {
                         // Transient failures were retried already; try again at the next poll.
                         tracing::warn!(error = %e, "recent search failed; next poll will retry");
+                        failed = Some(e.to_string());
                         break;
                     }
                 };
                 if newest.is_none() {
                     newest = page.meta.newest_id.clone();
                 }
+                let billed = page.data.len() as u64;
+                budget.spend(billed);
                 let (posts, bad) = split(page.posts());
                 // Follow the token, not the count: a short page may still have a next one.
                 next_token = page.meta.next_token.clone();
@@ -194,6 +367,7 @@ impl Search {
                     posts,
                     bad,
                     cursor: if last { newest.clone() } else { None },
+                    billed,
                     ..SourceBatch::default()
                 };
                 if !source::send(tx, cancel, batch).await {
@@ -208,6 +382,14 @@ impl Search {
                 *since = Some(n);
             }
         }
+        let state = match failed {
+            Some(why) => SourceState::Failing {
+                why,
+                since: chrono::Utc::now(),
+            },
+            None => SourceState::Running,
+        };
+        set_state(live.as_deref(), SEARCH_NAME, state);
         Ok(())
     }
 
@@ -260,6 +442,8 @@ pub struct Stream {
     client: reqwest::Client,
     retry: Retry,
     queries: Vec<String>,
+    budget: std::sync::Arc<Budget>,
+    live: Option<std::sync::Arc<std::sync::Mutex<LiveSources>>>,
 }
 
 /// The stream's source name.
@@ -267,8 +451,16 @@ pub const STREAM_SOURCE: &str = "x-stream";
 
 impl Stream {
     /// A stream whose rules will be `queries`.
-    pub fn new(cfg: &XConfig, token: SecretString, queries: Vec<String>, retry: Retry) -> Stream {
+    pub fn new(
+        cfg: &XConfig,
+        token: SecretString,
+        queries: Vec<String>,
+        retry: Retry,
+        budget: std::sync::Arc<Budget>,
+    ) -> Stream {
         Stream {
+            budget,
+            live: None,
             // No overall timeout on a stream: keep-alives arrive every 20 s or so.
             client: reqwest::Client::builder()
                 .user_agent(concat!("veille/", env!("CARGO_PKG_VERSION")))
@@ -280,6 +472,12 @@ impl Stream {
             retry,
             queries,
         }
+    }
+
+    /// Says in `live` how it stands while it runs.
+    pub fn with_live(mut self, live: std::sync::Arc<std::sync::Mutex<LiveSources>>) -> Stream {
+        self.live = Some(live);
+        self
     }
 
     fn url(&self, path: &str) -> String {
@@ -339,6 +537,18 @@ impl Stream {
         // Reconnections back off as the requests do (1 s to 64 s by default).
         let mut backoff = self.retry.backoff();
         loop {
+            if self.budget.remaining() == 0 {
+                // Today's reads are spent: connect again tomorrow (UTC).
+                set_state(
+                    self.live.as_deref(),
+                    STREAM_NAME,
+                    self.budget.paused_state(),
+                );
+                if !source::sleep(&cancel, Budget::until_tomorrow()).await {
+                    return Ok(());
+                }
+                continue;
+            }
             let params = [
                 ("tweet.fields", TWEET_FIELDS),
                 ("expansions", "author_id"),
@@ -354,13 +564,27 @@ impl Stream {
             match connected {
                 Ok(resp) => {
                     backoff.reset();
-                    if !read_stream(resp, &tx, &cancel).await {
-                        return Ok(());
+                    set_state(self.live.as_deref(), STREAM_NAME, SourceState::Running);
+                    match read_stream(resp, &tx, &cancel, &self.budget).await {
+                        Read::Stopped => return Ok(()),
+                        Read::Spent => {
+                            tracing::info!(
+                                "the X stream is closed until tomorrow: today's reads are spent"
+                            );
+                            continue;
+                        }
+                        Read::Dropped => tracing::warn!("the X stream dropped; reconnecting"),
                     }
-                    tracing::warn!("the X stream dropped; reconnecting");
                 }
                 Err(e @ HttpError::Auth { .. }) => return Err(e),
-                Err(e) => tracing::warn!(error = %e, "cannot connect to the X stream; backing off"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot connect to the X stream; backing off");
+                    let failing = SourceState::Failing {
+                        why: e.to_string(),
+                        since: chrono::Utc::now(),
+                    };
+                    set_state(self.live.as_deref(), STREAM_NAME, failing);
+                }
             }
             if !source::sleep(&cancel, backoff.next_wait()).await {
                 return Ok(());
@@ -369,25 +593,36 @@ impl Stream {
     }
 }
 
-/// Reads newline-delimited JSON until the connection drops (true) or the pipeline stops
-/// (false). Blank lines are keep-alives.
+/// How a stream connection ended.
+enum Read {
+    /// The pipeline stops.
+    Stopped,
+    /// The connection dropped.
+    Dropped,
+    /// Today's reads are spent: the connection is closed.
+    Spent,
+}
+
+/// Reads newline-delimited JSON until the connection drops, the day's reads are spent or the
+/// pipeline stops. Blank lines are keep-alives.
 async fn read_stream(
     mut resp: reqwest::Response,
     tx: &source::Sender,
     cancel: &CancellationToken,
-) -> bool {
+    budget: &Budget,
+) -> Read {
     let mut buf: Vec<u8> = Vec::new();
     loop {
         let chunk = tokio::select! {
-            _ = cancel.cancelled() => return false,
+            _ = cancel.cancelled() => return Read::Stopped,
             c = resp.chunk() => c,
         };
         let chunk = match chunk {
             Ok(Some(c)) => c,
-            Ok(None) => return true,
+            Ok(None) => return Read::Dropped,
             Err(e) => {
                 tracing::warn!(error = %e.without_url(), "X stream read failed");
-                return true;
+                return Read::Dropped;
             }
         };
         buf.extend_from_slice(&chunk);
@@ -403,6 +638,7 @@ async fn read_stream(
             }
             match serde_json::from_slice::<StreamLine>(line) {
                 Ok(l) => {
+                    batch.billed += 1;
                     let users: HashMap<&str, &str> = l
                         .includes
                         .users
@@ -423,10 +659,12 @@ async fn read_stream(
                 }),
             }
         }
-        if (!batch.posts.is_empty() || !batch.bad.is_empty())
-            && !source::send(tx, cancel, batch).await
-        {
-            return false;
+        budget.spend(batch.billed);
+        if !batch.is_empty() && !source::send(tx, cancel, batch).await {
+            return Read::Stopped;
+        }
+        if budget.remaining() == 0 {
+            return Read::Spent;
         }
     }
 }

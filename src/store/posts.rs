@@ -9,7 +9,8 @@
 //!   `c/HOUR` the hour's counters of every scope (→ JSON `{"SCOPE": [posts, mentioning,
 //!   critical]}`: one value an hour, not one a scope), `b/SLOT` the counts of 5-minute
 //!   slots that alerts sum into their buckets (→ JSON `{"SCOPE": [posts, critical]}`, `*`
-//!   counting every post), `k/SOURCE` cursors, `f/HASH` the time first given to a post
+//!   counting every post), `k/SOURCE` cursors, `r/SERVICE/DAY` the posts a billing service
+//!   (X) read that UTC day, `f/HASH` the time first given to a post
 //!   whose own time is not stable (a web feed's item, which another feed may date
 //!   differently or a later poll may not date at all), so that it is counted once.
 //!
@@ -137,6 +138,9 @@ pub struct IngestBatch {
     /// The time given to new posts whose own time is not stable, by the hash of their dedup
     /// key (see [`Store::first_seen`]).
     pub first_seen: Vec<(u64, i64)>,
+    /// Posts a billing service read, by service and UTC day (days since the epoch): added to
+    /// what the store counted that day ([`Store::reads`]).
+    pub reads: std::collections::BTreeMap<(String, i64), u64>,
 }
 
 impl Store {
@@ -216,6 +220,10 @@ impl Store {
         for (hash, at) in &batch.first_seen {
             state.insert(&first_seen_key(*hash), &at.to_be_bytes());
         }
+        for ((service, day), n) in &batch.reads {
+            let total = self.reads(service, *day)? + n;
+            state.insert(reads_key(service, *day), &total.to_be_bytes());
+        }
         self.posts
             .apply_batch(posts)
             .context("writing kept posts")?;
@@ -242,6 +250,15 @@ impl Store {
             .get(first_seen_key(hash))?
             .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
             .map(i64::from_be_bytes))
+    }
+
+    /// Posts `service` read on a UTC day (days since the epoch), as committed.
+    pub fn reads(&self, service: &str, day: i64) -> anyhow::Result<u64> {
+        Ok(self
+            .state
+            .get(reads_key(service, day))?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes))
     }
 
     /// Saves a source's cursor on its own (a source with nothing to write but progress).
@@ -457,6 +474,13 @@ fn post_key(entity: &str, created_at: i64, key: &[u8]) -> Vec<u8> {
     k.extend_from_slice(&time_key(created_at));
     k.push(0);
     k.extend_from_slice(key);
+    k
+}
+
+fn reads_key(service: &str, day: i64) -> Vec<u8> {
+    let mut k = prefixed(b"r/", service.as_bytes());
+    k.push(b'/');
+    k.extend_from_slice(&time_key(day));
     k
 }
 

@@ -174,3 +174,53 @@ async fn the_app_runs_the_detector_on_the_live_stream_and_delivers_through_its_n
         .expect("outbox")
         .is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_says_how_each_source_stands_from_the_start() {
+    // Arrange: a Jetstream that accepts connections and never answers the handshake, and an
+    // X that refuses the token.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = silent.local_addr().expect("addr");
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((tcp, _)) = silent.accept().await {
+            open.push(tcp);
+        }
+    });
+    let x = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(wiremock::ResponseTemplate::new(401).set_body_string(
+            r#"{"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"}"#,
+        ))
+        .mount(&x)
+        .await;
+    let mut config = Config::default();
+    config.sources.bluesky.jetstream_url = format!("ws://{addr}");
+    config.sources.x.base_url = x.uri();
+    let t = spawn_app(config, sncf());
+    let console = veille::commands::Caller::console(veille::model::Lang::Fr);
+    // Act
+    t.app.start(veille::config::Tokens {
+        x: Some(secrecy::SecretString::from("bad-token")),
+        ..veille::config::Tokens::default()
+    });
+    let mut status = String::new();
+    for _ in 0..400 {
+        status = veille::front::console::answer(&t.app, &console, "/status").expect("status");
+        if status.contains("⛔ X recent search") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // Assert
+    assert!(
+        status.contains("⏳ Bluesky Jetstream : connexion en cours (pas encore connectée)"),
+        "{status}"
+    );
+    assert!(status.contains("⛔ X recent search : arrêtée"), "{status}");
+    assert!(!status.contains("bad-token"), "{status}");
+    t.app.shutdown().await.expect("stops");
+    held.abort();
+}

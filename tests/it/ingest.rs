@@ -241,6 +241,14 @@ async fn ingest_once_persists_the_since_id_and_a_restart_adds_no_duplicate() {
         out2.contains("2 posts read, 1 already stored, 1 new"),
         "{out2}"
     );
+    assert!(
+        out1.contains("X today: 2 posts read of 2000 allowed (≈ $0.01)"),
+        "{out1}"
+    );
+    assert!(
+        out2.contains("X today: 4 posts read of 2000 allowed (≈ $0.02)"),
+        "a restart keeps counting what X bills today: {out2}"
+    );
     let requests = server.received_requests().await.expect("recorded");
     assert!(
         requests[1]

@@ -4,6 +4,15 @@ use serde_json::json;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+/// A day's budget larger than any test reads.
+fn budget() -> std::sync::Arc<Budget> {
+    let cfg = XConfig {
+        max_reads_per_day: 1_000_000,
+        ..XConfig::default()
+    };
+    std::sync::Arc::new(Budget::new(&cfg, 0, None))
+}
+
 fn fast() -> Retry {
     Retry::fast()
 }
@@ -107,6 +116,7 @@ async fn recent_search_follows_next_token_then_resumes_from_since_id() {
         vec!["(SNCF) -is:retweet".into()],
         &HashMap::new(),
         fast(),
+        budget(),
     );
     // Act
     s.poll_once(&tx, &cancel).await.expect("polls");
@@ -163,6 +173,7 @@ async fn recent_search_resumes_from_a_stored_cursor() {
         vec![q],
         &cursors,
         fast(),
+        budget(),
     );
     s.poll_once(&tx, &CancellationToken::new())
         .await
@@ -197,6 +208,7 @@ async fn recent_search_waits_out_a_429_and_stops_on_401() {
         vec!["q".into()],
         &HashMap::new(),
         fast(),
+        budget(),
     );
     s.poll_once(&tx, &CancellationToken::new())
         .await
@@ -214,6 +226,7 @@ async fn recent_search_waits_out_a_429_and_stops_on_401() {
         vec!["q".into()],
         &HashMap::new(),
         fast(),
+        budget(),
     );
     let err = s
         .poll_once(&tx, &CancellationToken::new())
@@ -261,6 +274,7 @@ async fn the_stream_syncs_its_rules_reads_lines_and_reconnects_after_a_drop() {
         SecretString::from("tok"),
         vec![keep.into(), "(Paris) -is:retweet".into()],
         fast(),
+        budget(),
     );
     // Act: read until the body was served twice (one drop, one reconnection).
     let task = tokio::spawn(stream.run(tx, cancel.clone()));
@@ -330,6 +344,7 @@ async fn a_transient_failure_on_a_later_page_does_not_move_since_id() {
         vec!["(SNCF) -is:retweet".into()],
         &HashMap::new(),
         fast(),
+        budget(),
     );
     // Act: two polls, page 2 failing both times.
     s.poll_once(&tx, &cancel).await.expect("polls");
@@ -347,4 +362,112 @@ async fn a_transient_failure_on_a_later_page_does_not_move_since_id() {
             .all(|r| !r.url.query_pairs().any(|(k, _)| k == "since_id")),
         "the second poll starts again from the first page's start, not past page 2"
     );
+}
+
+/// Answers each page with as many tweets as `max_results` asks, always with a next page.
+struct AsMany;
+
+impl Respond for AsMany {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let n: usize = req
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "max_results")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(10);
+        let data: Vec<serde_json::Value> = (0..n)
+            .map(|i| tweet(&format!("{}", 1000 + i), "@SNCF encore"))
+            .collect();
+        ResponseTemplate::new(200).set_body_json(json!({
+            "data": data, "meta": {"newest_id": "2000", "result_count": n, "next_token": "more"}}))
+    }
+}
+
+#[tokio::test]
+async fn recent_search_reads_no_more_than_the_day_allows() {
+    // Arrange: 150 posts a day allowed, 120 read already today.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/2/tweets/search/recent"))
+        .respond_with(AsMany)
+        .mount(&server)
+        .await;
+    let x = XConfig {
+        max_reads_per_day: 150,
+        ..cfg(&server.uri())
+    };
+    let budget = std::sync::Arc::new(Budget::new(&x, 120, None));
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let mut s = Search::new(
+        &x,
+        SecretString::from("tok"),
+        vec!["(SNCF)".into(), "(Orange)".into()],
+        &HashMap::new(),
+        fast(),
+        budget.clone(),
+    );
+    // Act
+    s.poll_once(&tx, &CancellationToken::new())
+        .await
+        .expect("polls");
+    drop(tx);
+    let batches = drain(&mut rx).await;
+    // Assert: one page of 30, billed; nothing more, whatever the next tokens say.
+    let requests = server.received_requests().await.expect("recorded");
+    assert_eq!(requests.len(), 1, "no page past the budget");
+    let asked = requests[0]
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "max_results")
+        .map(|(_, v)| v.into_owned());
+    assert_eq!(
+        asked.as_deref(),
+        Some("30"),
+        "the last page no larger than what is left"
+    );
+    assert_eq!(batches.iter().map(|b| b.billed).sum::<u64>(), 30);
+    let bill = budget.bill();
+    assert_eq!((bill.read, bill.paused), (150, true));
+    assert!((bill.cost - 0.75).abs() < 1e-9, "{}", bill.cost);
+    assert_eq!(budget.remaining(), 0);
+}
+
+#[tokio::test]
+async fn the_stream_closes_once_the_day_s_reads_are_spent() {
+    // Arrange: a stream of five posts, three allowed.
+    let server = MockServer::start().await;
+    let lines: String = (0..5)
+        .map(|i| {
+            format!(
+                "{}\r\n",
+                json!({"data": tweet(&format!("{i}"), "@SNCF encore"), "includes": {"users": [{"id": "1", "username": "bob"}]}})
+            )
+        })
+        .collect();
+    Mock::given(method("GET"))
+        .and(path("/2/tweets/search/stream"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(lines))
+        .mount(&server)
+        .await;
+    let x = XConfig {
+        max_reads_per_day: 3,
+        ..cfg(&server.uri())
+    };
+    let budget = Budget::new(&x, 0, None);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let resp = reqwest::get(format!("{}/2/tweets/search/stream", server.uri()))
+        .await
+        .expect("connects");
+    // Act
+    let end = read_stream(resp, &tx, &CancellationToken::new(), &budget).await;
+    drop(tx);
+    // Assert
+    assert!(matches!(end, Read::Spent), "closed, not dropped");
+    let batches = drain(&mut rx).await;
+    assert_eq!(
+        batches.iter().map(|b| b.billed).sum::<u64>(),
+        5,
+        "what was read is billed"
+    );
+    assert!(budget.bill().paused);
 }
