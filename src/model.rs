@@ -54,6 +54,26 @@ impl EntityKind {
         }
     }
 
+    /// What a community manager calls it, in `lang`.
+    pub fn label(self, lang: Lang) -> &'static str {
+        match (self, lang) {
+            (EntityKind::Brand, Lang::Fr) => "marque",
+            (EntityKind::Commune, Lang::Fr) => "commune",
+            (EntityKind::Departement, Lang::Fr) => "département",
+            (EntityKind::Region, Lang::Fr) => "région",
+            (EntityKind::Intercommunalite, Lang::Fr) => "intercommunalité",
+            (EntityKind::Person, Lang::Fr) => "personne",
+            (EntityKind::Other, Lang::Fr) => "autre",
+            (EntityKind::Brand, Lang::En) => "brand",
+            (EntityKind::Commune, Lang::En) => "town",
+            (EntityKind::Departement, Lang::En) => "département",
+            (EntityKind::Region, Lang::En) => "region",
+            (EntityKind::Intercommunalite, Lang::En) => "group of towns",
+            (EntityKind::Person, Lang::En) => "person",
+            (EntityKind::Other, Lang::En) => "other",
+        }
+    }
+
     /// Reads a kind as users write it, in French or English, with or without accents.
     pub fn parse(input: &str) -> Option<EntityKind> {
         let folded = plain(input);

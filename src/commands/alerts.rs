@@ -75,7 +75,7 @@ pub fn status(process: &dyn Process, caller: &Caller) -> CommandResult<Reply> {
         ),
     ];
     let names: Vec<String> = if caller.guild == CONSOLE {
-        super::watch::union(process.base_entities(), &ctx.store)?
+        super::watch::visible(process, caller.guild)?
             .into_iter()
             .map(|e| e.name)
             .collect()

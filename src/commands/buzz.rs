@@ -86,16 +86,27 @@ pub fn parse_time(input: &str, lang: Lang) -> CommandResult<DateTime<Utc>> {
 
 /// The name's series and figures. Reads the store (blocking).
 pub fn buzz(ctx: &Context, q: &BuzzQuery, lang: Lang) -> CommandResult<BuzzReply> {
+    buzz_among(ctx, q, lang, &ctx.entities)
+}
+
+/// [`buzz`] of a name among `names` only (a server's): any other is answered as a name
+/// nobody watches.
+pub fn buzz_among(
+    ctx: &Context,
+    q: &BuzzQuery,
+    lang: Lang,
+    names: &[crate::model::EntitySpec],
+) -> CommandResult<BuzzReply> {
     let fold = crate::watch::fold::fold;
     let wanted = fold(q.entity.trim().trim_start_matches(['@', '#']));
-    let Some(spec) = ctx.entities.iter().find(|e| {
+    let Some(spec) = names.iter().find(|e| {
         fold(&e.name) == wanted
             || e.aliases
                 .iter()
                 .any(|a| fold(a.trim_start_matches(['@', '#'])) == wanted)
     }) else {
         // The closest names first, at most ten (a deployment may watch a thousand).
-        let mut known: Vec<&str> = ctx.entities.iter().map(|e| e.name.as_str()).collect();
+        let mut known: Vec<&str> = names.iter().map(|e| e.name.as_str()).collect();
         known.sort_by(|a, b| {
             strsim::jaro_winkler(&fold(b), &wanted)
                 .total_cmp(&strsim::jaro_winkler(&fold(a), &wanted))
@@ -276,14 +287,17 @@ pub fn chart(ctx: &Context, r: &BuzzReply, lang: Lang) -> CommandResult<Vec<u8>>
     })?)
 }
 
-/// `/buzz name [period]`: the text of [`buzz`] and its chart; `period` is `24h`, `7j` or a
-/// date.
+/// `/buzz name [period]`: the text of [`buzz`] and its chart, among the names the server
+/// reads; `period` is `24h`, `7j` or a date.
 pub fn slash(
-    ctx: &Context,
+    process: &dyn super::Process,
     caller: &Caller,
     name: &str,
     period: Option<&str>,
 ) -> CommandResult<Reply> {
+    let ctx = process.ctx();
+    let ctx = &*ctx;
+    let visible = super::watch::visible(process, caller.guild)?;
     let lang = caller.lang;
     let since = match period.map(str::trim) {
         None | Some("") => None,
@@ -298,13 +312,14 @@ pub fn slash(
             })?,
         }),
     };
-    let r = buzz(
+    let r = buzz_among(
         ctx,
         &BuzzQuery {
             entity: name.to_string(),
             since,
         },
         lang,
+        &visible,
     )?;
     let png = chart(ctx, &r, lang)?;
     let text = text(&r, lang);

@@ -376,7 +376,7 @@ pub fn run(process: &dyn Process, caller: &Caller, command: &Invocation) -> Comm
         Request::Feed(FeedRequest::Add { url }) => feeds::add(process, caller, url),
         Request::Feed(FeedRequest::Remove { url }) => feeds::remove(process, caller, url),
         Request::Feed(FeedRequest::List) => feeds::list(process, caller),
-        Request::Buzz { name, period } => buzz::slash(&ctx, caller, name, period.as_deref()),
+        Request::Buzz { name, period } => buzz::slash(process, caller, name, period.as_deref()),
         Request::Classify { text } => classify::classify(&ctx, caller, text),
         Request::Status => status::status(process, caller),
         Request::Help => Ok(help(caller.lang)),

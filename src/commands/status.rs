@@ -73,7 +73,12 @@ pub fn status(process: &dyn Process, caller: &Caller) -> CommandResult<Reply> {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    let watched = super::watch::union(process.base_entities(), &ctx.store)?.len();
+    // This server's names only: another server's list is none of its business.
+    let visible: Vec<String> = super::watch::visible(process, caller.guild)?
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    let watched = visible.len();
     let mut fields = vec![(caller.tr("Sources", "Sources"), sources)];
     if let Some(b) = st.x_bill {
         let mut line = caller.tr(
@@ -115,7 +120,7 @@ pub fn status(process: &dyn Process, caller: &Caller) -> CommandResult<Reply> {
         ),
         (
             caller.tr("Alertes ouvertes", "Open alerts"),
-            super::alerts::open_alerts(&ctx, caller, None)?,
+            super::alerts::open_alerts(&ctx, caller, Some(&visible))?,
         ),
         (
             caller.tr("Corrections de l'équipe", "Team corrections"),

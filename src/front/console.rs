@@ -122,8 +122,8 @@ fn is_option_name(k: &str) -> bool {
 }
 
 /// Splits the options of a line as a shell would (shlex), with French quotes (`«…»`, `“…”`)
-/// as double quotes and an apostrophe inside a word (`d'Or`) as a letter. `None` when a quote
-/// is not closed.
+/// as double quotes, an apostrophe inside a word (`d'Or`) as a letter and `#` as a letter
+/// (hashtags are not comments). `None` when a quote is not closed.
 fn split(options: &str) -> Option<Vec<String>> {
     let mut shell = String::with_capacity(options.len() + 8);
     let mut quoted = None;
@@ -146,6 +146,8 @@ fn split(options: &str) -> Option<Vec<String>> {
                 }
             }
             (Some(q), c) if c == q => quoted = None,
+            // A hashtag is a word, not a shell comment.
+            (None, '#') => shell.push('\\'),
             _ => {}
         }
         shell.push(c);
@@ -374,6 +376,13 @@ mod tests {
             req("/classify l'hôtel de ville est fermé"),
             Request::Classify {
                 text: "l'hôtel de ville est fermé".into()
+            }
+        );
+        assert_eq!(
+            req("/buzz #sncf 7j"),
+            Request::Buzz {
+                name: "#sncf".into(),
+                period: Some("7j".into())
             }
         );
         assert_eq!(

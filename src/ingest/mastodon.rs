@@ -54,7 +54,7 @@ pub fn source_name(instance: &str) -> String {
 const PAGE: usize = 40;
 
 /// Posts a batch at most, and how long a batch waits for more.
-const BATCH_POSTS: usize = 200;
+const BATCH_POSTS: usize = 500;
 const BATCH_WAIT: Duration = Duration::from_millis(500);
 
 /// Statuses of this connection remembered for their `delete` events.
@@ -292,7 +292,8 @@ impl Instance {
     }
 }
 
-/// The statuses this connection brought, for their `delete` events: id → dedup key, time.
+/// The statuses this connection brought, for their `delete` events: id, the post's id (its
+/// uri) and time.
 #[derive(Default)]
 struct Remembered(VecDeque<(String, String, i64)>);
 
@@ -301,19 +302,17 @@ impl Remembered {
         if self.0.len() >= REMEMBERED {
             self.0.pop_front();
         }
-        self.0.push_back((
-            id.to_string(),
-            post.dedup_key(),
-            post.created_at.timestamp(),
-        ));
+        self.0
+            .push_back((id.to_string(), post.id.clone(), post.created_at.timestamp()));
     }
 
+    /// The dedup key and time of the status `id`, if this connection brought it.
     fn find(&self, id: &str) -> Option<(String, i64)> {
         self.0
             .iter()
             .rev()
             .find(|(i, _, _)| i == id)
-            .map(|(_, k, t)| (k.clone(), *t))
+            .map(|(_, uri, t)| (format!("{PLATFORM}:{uri}"), *t))
     }
 }
 

@@ -13,3 +13,4 @@ mod layers;
 mod mastodon;
 mod replay;
 mod support;
+mod tenancy;

@@ -298,9 +298,17 @@ pub async fn autocomplete(ctx: &Context, app: Arc<App>, cmd: CommandInteraction)
         Some(Suggest::Metric) => ["followers", "posts", "engagement", "performance"]
             .map(String::from)
             .to_vec(),
-        // The names the running watcher knows: what `/buzz` accepts (no store read a
-        // keystroke).
-        Some(Suggest::Watched) => app.ctx().entities.iter().map(|e| e.name.clone()).collect(),
+        // The names this server reads: what `/buzz` accepts, never another server's.
+        Some(Suggest::Watched) => {
+            let guild = cmd.guild_id.map_or(CONSOLE, |g| g.get());
+            match crate::commands::watch::visible(&*app, guild) {
+                Ok(names) => names.into_iter().map(|e| e.name).collect(),
+                Err(e) => {
+                    tracing::warn!(error = format!("{e:#}"), "reading a server's names");
+                    Vec::new()
+                }
+            }
+        }
         Some(Suggest::Feed) => {
             let guild = cmd.guild_id.map_or(CONSOLE, |g| g.get());
             match app.ctx().store.feeds(Some(guild)) {

@@ -1,8 +1,9 @@
-//! The feeds' targets: parsing and matching a 100-item feed; polling 1,000 feeds against a
-//! fake web in another process (CPU time of a round, its share of a core at one round every
-//! 15 minutes, resident memory); and memory with a 10 MB feed, an 11 MB one and an entity
-//! bomb. Prints tables; `cargo bench --bench feeds`. Under `cargo test --all-targets` it runs
-//! once as a smoke test, with 20 feeds.
+//! The sources' targets. Feeds: parsing and matching a 100-item feed; polling 1,000 feeds
+//! against a fake web in another process (CPU time of a round, its share of a core at one
+//! round every 15 minutes, resident memory); memory with a 10 MB feed, an 11 MB one and an
+//! entity bomb. Streams: Mastodon updates and Jetstream posts from a local WebSocket through
+//! the pipeline into a store, in posts a second. Prints tables; `cargo bench --bench sources`.
+//! Under `cargo test --all-targets` it runs once as a smoke test, smaller.
 
 use std::io::{BufRead, Write};
 use std::process::{Command, Stdio};
@@ -297,4 +298,120 @@ fn main() {
     }
     drop(child.stdin.take());
     let _ = child.wait();
+
+    // Streams: the same posts from Jetstream and from Mastodon, into a store.
+    let n = if full() { 100_000 } else { 300 };
+    let texts = corpus::posts(n, &names);
+    let jet: Vec<String> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            serde_json::json!({"did": "did:plc:a", "time_us": 1_000_000 + i as i64, "kind": "commit",
+                "commit": {"rev": "r", "operation": "create", "collection": "app.bsky.feed.post", "rkey": format!("k{i}"),
+                "record": {"$type": "app.bsky.feed.post", "createdAt": "2025-06-03T08:00:00.000Z", "langs": ["fr"], "text": t}}})
+            .to_string()
+        })
+        .collect();
+    let masto: Vec<String> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let status = serde_json::json!({"id": (100_000 + i).to_string(), "uri": format!("https://piaille.fr/users/a/statuses/{i}"),
+                "url": format!("https://piaille.fr/@a/{i}"), "created_at": "2025-06-03T08:00:00.000Z",
+                "content": format!("<p>{t}</p>"), "spoiler_text": "", "language": "fr", "account": {"acct": "a"},
+                "reblog": null, "favourites_count": 0, "reblogs_count": 0, "replies_count": 0});
+            serde_json::json!({"stream": ["public"], "event": "update", "payload": status.to_string()}).to_string()
+        })
+        .collect();
+    println!("{n} posts from a local WebSocket through the pipeline into a store:");
+    for (what, frames) in [("Jetstream", jet), ("Mastodon", masto)] {
+        let secs = rt.block_on(stream_into_store(what, frames, names.clone()));
+        println!("  {what:<10} {:.2} s, {:.0} posts/s", secs, n as f64 / secs);
+    }
+}
+
+/// A WebSocket that sends `frames` to its first connection, then stays open; its address.
+async fn ws_fake(frames: Vec<String>) -> String {
+    use futures_util::{SinkExt, StreamExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("ws://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let mut first = Some(frames);
+        while let Ok((tcp, _)) = listener.accept().await {
+            let frames = first.take().unwrap_or_default();
+            tokio::spawn(async move {
+                let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
+                    return;
+                };
+                let (mut out, mut inp) = ws.split();
+                for f in frames {
+                    if out
+                        .feed(tokio_tungstenite::tungstenite::Message::Text(f))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                let _ = out.flush().await;
+                while inp.next().await.is_some() {}
+            });
+        }
+    });
+    url
+}
+
+/// Runs the pipeline with one stream, Jetstream or Mastodon, until the store counted every
+/// frame; the seconds it took.
+async fn stream_into_store(
+    what: &str,
+    frames: Vec<String>,
+    names: Vec<veille::model::EntitySpec>,
+) -> f64 {
+    let n = frames.len() as u64;
+    let ws = ws_fake(frames).await;
+    let mut config = veille::config::Config::default();
+    config.sources.bluesky.jetstream = what == "Jetstream";
+    let rest = wiremock::MockServer::start().await;
+    if what == "Jetstream" {
+        config.sources.bluesky.jetstream_url = ws;
+    } else {
+        wiremock::Mock::given(wiremock::matchers::path("/api/v2/instance"))
+            .respond_with(
+                wiremock::ResponseTemplate::new(200).set_body_json(
+                    serde_json::json!({"configuration": {"urls": {"streaming": ws}}}),
+                ),
+            )
+            .mount(&rest)
+            .await;
+        config.sources.mastodon.instances = vec![rest.uri()];
+    }
+    let store = Store::temporary().expect("store");
+    let ctx = veille::commands::Context::with_store(config, names, store.clone()).expect("context");
+    let started = Instant::now();
+    let counted = store.clone();
+    let done = async move {
+        loop {
+            let total: u64 = counted
+                .counts(veille::store::ALL_POSTS, 0, i64::MAX / 8)
+                .map(|c| c.iter().map(|(_, c)| c.posts).sum())
+                .unwrap_or(0);
+            if total >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    veille::ingest::pipeline::run(
+        ctx.watching(),
+        &veille::config::Tokens::default(),
+        veille::ingest::pipeline::Options::default(),
+        None,
+        done,
+    )
+    .await
+    .expect("the pipeline runs");
+    started.elapsed().as_secs_f64()
 }
