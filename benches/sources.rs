@@ -153,7 +153,7 @@ fn poll(
         let consumer = {
             let (store, watcher) = (store.clone(), watcher.clone());
             tokio::task::spawn_blocking(move || {
-                let mut ing = veille::ingest::Ingestor::new(&watcher, &store);
+                let mut ing = veille::ingest::Ingestor::new(watcher.clone(), &store);
                 let mut n = 0;
                 while let Some(b) = rx.blocking_recv() {
                     let b: veille::ingest::source::SourceBatch = b;

@@ -7,6 +7,12 @@
 //! ingest consumer stores what the sources had read), and the store is flushed. Each commit
 //! of the ingest is published on [`App::events`], so that alerts follow the stream without
 //! polling the store.
+//!
+//! The sources run for the whole life of the app. A change of the watched names
+//! ([`App::rewatch`]) or a correction ([`App::refit`]) builds a new watcher off the runtime
+//! and swaps it in: the ingest decides with it from its next batch, X's queries and stream
+//! rules follow in place, and only the alert detector (whose thresholds follow the servers'
+//! settings) restarts. Corrections in quick succession share one refit.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
@@ -44,6 +50,14 @@ pub struct App {
     live: Arc<Mutex<LiveSources>>,
     notifiers: Mutex<Vec<Arc<dyn Notifier + Sync>>>,
     rewatch: Arc<tokio::sync::Notify>,
+    refit: Arc<tokio::sync::Notify>,
+    /// Held while a new context is built and swapped in: a refit and a change of names do
+    /// not overwrite each other.
+    rebuilding: tokio::sync::Mutex<()>,
+    watcher_tx: tokio::sync::watch::Sender<Arc<crate::watch::Watcher>>,
+    queries_tx: tokio::sync::watch::Sender<Vec<String>>,
+    /// Watchers built since the start (refits and changes of names).
+    rebuilt: std::sync::atomic::AtomicU64,
     /// Wakes whoever delivers the outbox of bot messages (alerts to servers, monthly
     /// positions).
     pub posts_ready: Arc<tokio::sync::Notify>,
@@ -56,7 +70,14 @@ impl App {
     pub fn new(ctx: Context) -> App {
         let (events, _) = tokio::sync::broadcast::channel(EVENTS_CAPACITY);
         let base = ctx.entities.to_vec();
+        let (watcher_tx, _) = tokio::sync::watch::channel(ctx.watcher.clone());
+        let (queries_tx, _) = tokio::sync::watch::channel(Vec::new());
         let app = App {
+            refit: Arc::default(),
+            rebuilding: tokio::sync::Mutex::new(()),
+            rebuilt: std::sync::atomic::AtomicU64::new(0),
+            watcher_tx,
+            queries_tx,
             ctx: RwLock::new(Arc::new(ctx)),
             base,
             cancel: CancellationToken::new(),
@@ -69,13 +90,30 @@ impl App {
             posts_ready: Arc::default(),
         };
         match app.watched_union().and_then(|u| app.ctx().with_entities(u)) {
-            Ok(ctx) => *app.ctx.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ctx),
+            Ok(ctx) => app.swap(ctx),
             Err(e) => tracing::error!(
                 error = format!("{e:#}"),
                 "the servers' watched names are ignored"
             ),
         }
+        let ctx = app.ctx();
+        app.watcher_tx.send_replace(ctx.watcher.clone());
+        app.queries_tx
+            .send_replace(crate::ingest::x::build_queries(&ctx.entities));
         app
+    }
+
+    /// Makes `ctx` the context every command and the running ingest use.
+    fn swap(&self, ctx: Context) {
+        let ctx = Arc::new(ctx);
+        *self.ctx.write().unwrap_or_else(|p| p.into_inner()) = ctx.clone();
+        self.watcher_tx.send_replace(ctx.watcher.clone());
+        let queries = crate::ingest::x::build_queries(&ctx.entities);
+        self.queries_tx.send_if_modified(|q| {
+            let changed = *q != queries;
+            *q = queries;
+            changed
+        });
     }
 
     /// What every command uses now (its watcher follows the servers' lists).
@@ -103,40 +141,77 @@ impl App {
             .push(n);
     }
 
-    /// Says that a server's watch list, its alert settings or the corrections changed: the
-    /// watcher is rebuilt (its model refitted), and the sources and the detector restart on
-    /// it (what was read is stored first).
+    /// Says that a server's watch list or its alert settings changed: a new watcher is built
+    /// for the new union of names and swapped in, X's queries follow, and the alert detector
+    /// restarts on the new settings. No source restarts.
     pub fn rewatch(&self) {
         self.rewatch.notify_one();
     }
 
-    /// Starts the long-running tasks on the current tokio runtime: the live sources and the
-    /// alert detector (restarted together when the watched names change), and the monthly
-    /// collection.
+    /// Says that the team's corrections changed: the model is refitted off the runtime and
+    /// swapped into the running watcher. Nothing restarts; presses in quick succession share
+    /// one refit.
+    pub fn refit(&self) {
+        self.refit.notify_one();
+    }
+
+    /// How many watchers were built and swapped in since the start (refits and changes of
+    /// names).
+    pub fn rebuilt(&self) -> u64 {
+        self.rebuilt.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Starts the long-running tasks on the current tokio runtime: the live sources (for the
+    /// whole life of the app), the alert detector (restarted when the names or the servers'
+    /// settings change), the refits, and the monthly collection.
     pub fn start(self: &Arc<Self>, tokens: Tokens) {
+        self.spawn_ingest(tokens.clone());
         let app = self.clone();
-        let t = tokens.clone();
-        self.tracker.spawn(async move { app.supervise(t).await });
+        self.tracker.spawn(async move { app.supervise().await });
+        let app = self.clone();
+        self.tracker.spawn(async move { app.refits().await });
         self.spawn_monthly_collection(tokens);
     }
 
-    /// Runs one generation of sources and detector at a time, until the app stops.
-    async fn supervise(self: Arc<Self>, tokens: Tokens) {
+    /// Builds the context for the current names and corrections off the runtime, and swaps
+    /// it in.
+    async fn rebuild(&self, why: &'static str) {
+        let _one = self.rebuilding.lock().await;
+        let (ctx, union) = (self.ctx(), self.watched_union());
+        let built =
+            tokio::task::spawn_blocking(move || union.and_then(|u| ctx.with_entities(u))).await;
+        match built {
+            Ok(Ok(ctx)) => {
+                tracing::info!(names = ctx.entities.len(), why, "a new watcher is in use");
+                self.swap(ctx);
+                self.rebuilt
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = format!("{e:#}"), why, "the new watcher is refused")
+            }
+            Err(e) => tracing::error!(error = %e, why, "building the new watcher failed"),
+        }
+    }
+
+    /// Refits on each correction until the app stops.
+    async fn refits(self: Arc<Self>) {
+        loop {
+            tokio::select! {
+                _ = self.cancel.cancelled() => return,
+                _ = self.refit.notified() => self.rebuild("the corrections changed").await,
+            }
+        }
+    }
+
+    /// Runs the alert detector, restarting it (with a new watcher) when the names or the
+    /// servers' settings change, until the app stops.
+    async fn supervise(self: Arc<Self>) {
         let mut first = true;
         loop {
             if !first {
-                match self
-                    .watched_union()
-                    .and_then(|u| self.ctx().with_entities(u))
-                {
-                    Ok(ctx) => {
-                        tracing::info!(names = ctx.entities.len(), "the watched names changed");
-                        *self.ctx.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ctx);
-                    }
-                    Err(e) => {
-                        tracing::error!(error = format!("{e:#}"), "the new watch list is refused")
-                    }
-                }
+                self.rebuild("the watched names or the alert settings changed")
+                    .await;
             }
             let generation = self.cancel.child_token();
             let tracker = TaskTracker::new();
@@ -155,7 +230,6 @@ impl App {
                         .push(format!("alerts did not start: {e:#}"));
                 }
             }
-            self.spawn_ingest(&tracker, tokens.clone(), generation.clone(), first);
             tracker.close();
             first = false;
             let again = tokio::select! {
@@ -254,34 +328,29 @@ impl App {
         self.tracker.spawn(task);
     }
 
-    fn spawn_ingest(
-        &self,
-        tracker: &TaskTracker,
-        tokens: Tokens,
-        cancel: CancellationToken,
-        retention: bool,
-    ) {
-        let (ctx, events, status, live) = (
+    fn spawn_ingest(&self, tokens: Tokens) {
+        let (ctx, events, status, live, cancel) = (
             self.ctx(),
             self.events.clone(),
             self.status.clone(),
             self.live.clone(),
+            self.cancel.clone(),
         );
-        tracker.spawn(async move {
-            if retention {
-                let retention = crate::ingest::retention(&ctx.config);
-                let store = ctx.store.clone();
-                match tokio::task::spawn_blocking(move || store.apply_retention(retention)).await {
-                    Ok(Ok((posts, counters))) => tracing::info!(posts, counters, "retention applied"),
-                    Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "retention failed"),
-                    Err(e) => tracing::error!(error = %e, "retention task failed"),
-                }
-            }
-            if let Ok(mut l) = live.lock() {
-                *l = LiveSources::default();
+        let updates = pipeline::Updates {
+            watcher: self.watcher_tx.subscribe(),
+            queries: self.queries_tx.subscribe(),
+        };
+        self.tracker.spawn(async move {
+            let retention = crate::ingest::retention(&ctx.config);
+            let store = ctx.store.clone();
+            match tokio::task::spawn_blocking(move || store.apply_retention(retention)).await {
+                Ok(Ok((posts, counters))) => tracing::info!(posts, counters, "retention applied"),
+                Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "retention failed"),
+                Err(e) => tracing::error!(error = %e, "retention task failed"),
             }
             let options = Options {
                 live: Some(live),
+                updates: Some(updates),
                 ..Options::default()
             };
             let shutdown = cancel.cancelled_owned();
@@ -384,6 +453,10 @@ impl Process for App {
 
     fn rewatch(&self) {
         App::rewatch(self)
+    }
+
+    fn refit(&self) {
+        App::refit(self)
     }
 
     fn status(&self) -> Status {

@@ -801,7 +801,7 @@ mod tests {
         fn run(&mut self, minutes: i64, critical: f64, neutral: f64) -> Vec<AlertEvent> {
             let (tx, mut rx) = tokio::sync::broadcast::channel(64);
             let mut events = Vec::new();
-            let mut ing = Ingestor::new(&self.watcher, &self.store).with_events(tx);
+            let mut ing = Ingestor::new(self.watcher.clone(), &self.store).with_events(tx);
             let tz = chrono_tz::Europe::Paris;
             for _ in 0..minutes {
                 let local = DateTime::from_timestamp(self.t, 0)

@@ -47,8 +47,8 @@ pub fn correct(
     };
     let replaced = ctx.store.put_correction(&c)?;
     tracing::info!(verdict, label = label.as_str(), by = %c.by, replaced, "correction recorded");
-    // Refit in the background: the next verdicts use it.
-    process.rewatch();
+    // Refit in the background: the next verdicts use it, no source restarts.
+    process.refit();
     let what = match (label, caller.lang) {
         (Label::Critical, Lang::Fr) => "critique",
         (Label::Neutral, Lang::Fr) => "pas critique",

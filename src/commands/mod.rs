@@ -50,8 +50,10 @@ pub trait Process: Send + Sync {
     fn ctx(&self) -> Arc<Context>;
     /// The names watched for everyone (the configuration's).
     fn base_entities(&self) -> &[EntitySpec];
-    /// Says that a server's watch list, its alert settings or the corrections changed.
+    /// Says that a server's watch list or its alert settings changed.
     fn rewatch(&self);
+    /// Says that the team's corrections changed: the model is refitted, nothing restarts.
+    fn refit(&self);
     /// What the running tasks say of themselves.
     fn status(&self) -> status::Status;
 }

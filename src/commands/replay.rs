@@ -44,7 +44,7 @@ pub fn replay(
     progress: &mut dyn FnMut(&ReplayProgress),
 ) -> CommandResult<IngestStats> {
     let store = &ctx.store;
-    let mut ing = Ingestor::new(&ctx.watcher, store);
+    let mut ing = Ingestor::new(ctx.watcher.clone(), store);
     if let Some(events) = events {
         ing = ing.with_events(events);
     }

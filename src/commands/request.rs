@@ -1090,6 +1090,7 @@ mod tests {
             &self.0.entities
         }
         fn rewatch(&self) {}
+        fn refit(&self) {}
         fn status(&self) -> status::Status {
             status::Status::default()
         }

@@ -255,7 +255,11 @@ impl Comments {
         let mut backoff = Backoff::new(interval, interval * 8);
         let mut failing: Option<String> = None;
         loop {
-            let wait = match self.poll_once(&tx, &cancel).await {
+            let polled = tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                r = self.poll_once(&tx, &cancel) => r,
+            };
+            let wait = match polled {
                 Ok(n) => {
                     set_state(self.live.as_deref(), SOURCE_NAME, SourceState::Running);
                     if failing.take().is_some() {

@@ -353,17 +353,13 @@ pub async fn run(
     let mut failing = false;
     loop {
         let mut remember = Remembered::default();
+        // Catching up and finding the streaming server wait for the instance: a stop must
+        // not wait for them.
         let caught_up = match &last {
-            Some(min_id) => {
-                inst.catch_up(
-                    min_id.clone(),
-                    cfg.catch_up_pages,
-                    &tx,
-                    &cancel,
-                    &mut remember,
-                )
-                .await
-            }
+            Some(min_id) => tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                r = inst.catch_up(min_id.clone(), cfg.catch_up_pages, &tx, &cancel, &mut remember) => r,
+            },
             None => Ok(None),
         };
         match caught_up {
@@ -379,9 +375,13 @@ pub async fn run(
                 tracing::warn!(instance = %base, error = %e, "catching up a Mastodon instance failed; the stream goes on");
             }
         }
+        let base_url = tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            b = inst.streaming_base() => b,
+        };
         let stream = format!(
             "{}/api/v1/streaming?stream=public",
-            inst.streaming_base().await.trim_end_matches('/')
+            base_url.trim_end_matches('/')
         );
         let request = stream.as_str().into_client_request().map(|mut r| {
             if let Some(t) = &inst.token {

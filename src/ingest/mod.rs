@@ -123,7 +123,7 @@ enum ToWriter {
 
 /// Classifies posts and writes them, a batch at a time.
 pub struct Ingestor<'a> {
-    watcher: &'a Watcher,
+    watcher: std::sync::Arc<Watcher>,
     store: &'a Store,
     writer: Option<Writer>,
     scratch: Scratch,
@@ -144,7 +144,8 @@ pub struct Ingestor<'a> {
 
 impl<'a> Ingestor<'a> {
     /// An ingestor writing to `store`.
-    pub fn new(watcher: &'a Watcher, store: &'a Store) -> Ingestor<'a> {
+    pub fn new(watcher: impl Into<std::sync::Arc<Watcher>>, store: &'a Store) -> Ingestor<'a> {
+        let watcher = watcher.into();
         let writer_store = store.clone();
         let (tx, rx) = std::sync::mpsc::sync_channel::<ToWriter>(2);
         let handle = std::thread::Builder::new()
@@ -314,6 +315,12 @@ impl<'a> Ingestor<'a> {
             .reads
             .entry((service.to_string(), day))
             .or_default() += n;
+    }
+
+    /// Decides with `watcher` from the next post on (a correction refitted the model, or the
+    /// watched names changed): the sources go on, nothing restarts.
+    pub fn set_watcher(&mut self, watcher: std::sync::Arc<Watcher>) {
+        self.watcher = watcher;
     }
 
     /// Removes the kept text of a post deleted where it was published (its counts stay):
@@ -489,7 +496,7 @@ pub(crate) mod tests {
     fn posts_are_counted_kept_and_deduplicated() {
         let store = Store::temporary().expect("store");
         let w = watcher();
-        let mut ing = Ingestor::new(&w, &store);
+        let mut ing = Ingestor::new(w.clone(), &store);
         ing.process(post(
             "1",
             "@SNCF encore en retard, une honte",
@@ -539,7 +546,7 @@ pub(crate) mod tests {
         assert_eq!(sncf.iter().map(|(_, c)| c.posts).sum::<u64>(), 2);
         let kept = store.mentions("SNCF", 0, i64::MAX / 4).expect("mentions");
         // A second ingestor (a restart) still sees them.
-        let mut again = Ingestor::new(&w, &store);
+        let mut again = Ingestor::new(w.clone(), &store);
         again
             .process(post("3", "Merci @SNCF", "2024-05-01T11:00:00Z"))
             .expect("p");
@@ -556,7 +563,7 @@ pub(crate) mod tests {
         let store = Store::temporary().expect("store");
         let w = watcher();
         let (tx, mut rx) = tokio::sync::broadcast::channel(8);
-        let mut ing = Ingestor::new(&w, &store).with_events(tx);
+        let mut ing = Ingestor::new(w.clone(), &store).with_events(tx);
         ing.process(post("1", "@SNCF une honte", "2024-05-01T10:10:30Z"))
             .expect("p");
         ing.process(post("2", "@SNCF merci", "2024-05-01T10:10:50Z"))
@@ -617,7 +624,7 @@ pub(crate) mod tests {
     fn retention_prunes_old_posts_and_counters() {
         let store = Store::temporary().expect("store");
         let w = watcher();
-        let mut ing = Ingestor::new(&w, &store);
+        let mut ing = Ingestor::new(w.clone(), &store);
         ing.process(post("1", "@SNCF bravo", "2024-05-01T10:10:00Z"))
             .expect("p");
         ing.commit(None).expect("commit");

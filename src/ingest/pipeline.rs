@@ -37,6 +37,19 @@ pub struct Options {
     /// Where the sources say, while they run, which started and which stopped and why
     /// (the long-running process shows it in `/status`).
     pub live: Option<std::sync::Arc<std::sync::Mutex<LiveSources>>>,
+    /// What changes while it runs (the long-running process): the watcher (a correction,
+    /// new names) and X's queries; the sources go on.
+    pub updates: Option<Updates>,
+}
+
+/// The watcher and X's queries as they change, for a pipeline that runs on.
+#[derive(Debug, Clone)]
+pub struct Updates {
+    /// The watcher to decide with from the next batch on.
+    pub watcher: tokio::sync::watch::Receiver<std::sync::Arc<crate::watch::Watcher>>,
+    /// X's queries (recent search reads them at its next poll; the stream's rules follow them
+    /// on the open connection).
+    pub queries: tokio::sync::watch::Receiver<Vec<String>>,
 }
 
 /// The sources of a running pipeline.
@@ -171,7 +184,9 @@ pub async fn run(
         )?,
         Some(x_live.clone()),
     ));
-    if let (Some(token), true) = (&tokens.x, xcfg.search && !queries.is_empty()) {
+    let queries_rx = options.updates.as_ref().map(|u| u.queries.clone());
+    let live_x = queries_rx.is_some() && !once;
+    if let (Some(token), true) = (&tokens.x, xcfg.search && (!queries.is_empty() || live_x)) {
         let mut cursors = HashMap::new();
         for q in &queries {
             if let Some(c) = store.cursor(&x::query_key(q))? {
@@ -186,7 +201,8 @@ pub async fn run(
             Retry::default(),
             budget.clone(),
         )
-        .with_live(x_live.clone());
+        .with_live(x_live.clone())
+        .with_updates(queries_rx.clone());
         let (tx, cancel) = (tx.clone(), cancel.clone());
         report.sources.push(x::SEARCH_NAME.into());
         tasks.spawn(async move {
@@ -198,7 +214,11 @@ pub async fn run(
             (x::SEARCH_NAME.to_string(), r.map_err(anyhow::Error::from))
         });
     }
-    if let (Some(token), true, false) = (&tokens.x, xcfg.stream && !queries.is_empty(), once) {
+    if let (Some(token), true, false) = (
+        &tokens.x,
+        xcfg.stream && (!queries.is_empty() || live_x),
+        once,
+    ) {
         let stream = x::Stream::new(
             xcfg,
             token.clone(),
@@ -206,7 +226,8 @@ pub async fn run(
             Retry::default(),
             budget.clone(),
         )
-        .with_live(x_live.clone());
+        .with_live(x_live.clone())
+        .with_updates(queries_rx.clone());
         let (tx, cancel) = (tx.clone(), cancel.clone());
         report.sources.push(x::STREAM_NAME.into());
         tasks.spawn(async move {
@@ -333,18 +354,27 @@ pub async fn run(
     }
 
     // The consumer: one thread, the only writer of ingest data.
+    let watcher_rx = options.updates.as_ref().map(|u| u.watcher.clone());
     let retention = super::retention(config);
     let consumer = std::thread::Builder::new()
         .name("veille-ingest".into())
         .spawn(
             move || -> anyhow::Result<(IngestStats, BTreeMap<String, Read>)> {
                 let mut read: BTreeMap<String, Read> = BTreeMap::new();
-                let mut ing = Ingestor::new(&watcher, &store);
+                let mut ing = Ingestor::new(watcher.clone(), &store);
+                let mut watchers = watcher_rx;
                 if let Some(events) = events {
                     ing = ing.with_events(events);
                 }
                 let mut last_prune = Instant::now();
                 while let Some(batch) = rx.blocking_recv() {
+                    // A refitted model or new names: decided with from this batch on.
+                    if let Some(w) = watchers
+                        .as_mut()
+                        .filter(|w| w.has_changed().unwrap_or(false))
+                    {
+                        ing.set_watcher(w.borrow_and_update().clone());
+                    }
                     let SourceBatch {
                         source,
                         posts,

@@ -231,6 +231,7 @@ pub struct Search {
     queries: Vec<(String, Option<String>)>,
     budget: std::sync::Arc<Budget>,
     live: Option<std::sync::Arc<std::sync::Mutex<LiveSources>>>,
+    updates: Option<tokio::sync::watch::Receiver<Vec<String>>>,
 }
 
 /// Recent search's name in reports and `/status`.
@@ -252,6 +253,7 @@ impl Search {
         Search {
             budget,
             live: None,
+            updates: None,
             client: http::client(Duration::from_secs(cfg.timeout_secs)),
             cfg: cfg.clone(),
             token,
@@ -272,6 +274,41 @@ impl Search {
         self
     }
 
+    /// Reads its queries from `updates` at each poll (the watched names changed): a query
+    /// kept keeps its `since_id`, a new one looks back `lookback_minutes`.
+    pub fn with_updates(
+        mut self,
+        updates: Option<tokio::sync::watch::Receiver<Vec<String>>>,
+    ) -> Search {
+        self.updates = updates;
+        self
+    }
+
+    fn refresh_queries(&mut self) {
+        let Some(rx) = self.updates.as_mut() else {
+            return;
+        };
+        if !rx.has_changed().unwrap_or(false) {
+            return;
+        }
+        let wanted = rx.borrow_and_update().clone();
+        let old = std::mem::take(&mut self.queries);
+        self.queries = wanted
+            .into_iter()
+            .map(|q| {
+                let since = old
+                    .iter()
+                    .find(|(o, _)| *o == q)
+                    .and_then(|(_, s)| s.clone());
+                (q, since)
+            })
+            .collect();
+        tracing::info!(
+            queries = self.queries.len(),
+            "X recent search follows the new watched names"
+        );
+    }
+
     /// Polls every query once, following `next_token` up to `max_pages` pages; sends the
     /// posts, then the new `since_id` as the last batch's cursor. Only 401/403 are errors.
     pub async fn poll_once(
@@ -279,6 +316,7 @@ impl Search {
         tx: &source::Sender,
         cancel: &CancellationToken,
     ) -> Result<(), HttpError> {
+        self.refresh_queries();
         let Search {
             cfg,
             token,
@@ -287,6 +325,7 @@ impl Search {
             queries,
             budget,
             live,
+            updates: _,
         } = self;
         let mut failed: Option<String> = None;
         let url = format!(
@@ -400,7 +439,11 @@ impl Search {
         cancel: CancellationToken,
     ) -> Result<(), HttpError> {
         loop {
-            self.poll_once(&tx, &cancel).await?;
+            // A poll waits for X (and its retries): a stop must not wait for it.
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                r = self.poll_once(&tx, &cancel) => r?,
+            }
             if !source::sleep(&cancel, self.cfg.poll_interval()).await {
                 return Ok(());
             }
@@ -444,6 +487,7 @@ pub struct Stream {
     queries: Vec<String>,
     budget: std::sync::Arc<Budget>,
     live: Option<std::sync::Arc<std::sync::Mutex<LiveSources>>>,
+    updates: Option<tokio::sync::watch::Receiver<Vec<String>>>,
 }
 
 /// The stream's source name.
@@ -461,6 +505,7 @@ impl Stream {
         Stream {
             budget,
             live: None,
+            updates: None,
             // No overall timeout on a stream: keep-alives arrive every 20 s or so.
             client: reqwest::Client::builder()
                 .user_agent(concat!("veille/", env!("CARGO_PKG_VERSION")))
@@ -480,6 +525,16 @@ impl Stream {
         self
     }
 
+    /// Keeps its rules equal to the queries `updates` gives, on the open connection (X applies
+    /// rule changes to a running stream: no reconnection, which X allows few of).
+    pub fn with_updates(
+        mut self,
+        updates: Option<tokio::sync::watch::Receiver<Vec<String>>>,
+    ) -> Stream {
+        self.updates = updates;
+        self
+    }
+
     fn url(&self, path: &str) -> String {
         format!(
             "{}/2/tweets/search/stream{path}",
@@ -489,6 +544,11 @@ impl Stream {
 
     /// Makes the stream's rules exactly the queries: deletes the others, adds the missing.
     pub async fn sync_rules(&self) -> Result<(), HttpError> {
+        self.sync_rules_to(&self.queries).await
+    }
+
+    /// Makes the stream's rules exactly `queries`.
+    async fn sync_rules_to(&self, queries: &[String]) -> Result<(), HttpError> {
         let rules: Rules = http::get_json("X API", &self.retry, || {
             self.client
                 .get(self.url("/rules"))
@@ -498,15 +558,14 @@ impl Stream {
         let stale: Vec<&str> = rules
             .data
             .iter()
-            .filter(|r| !self.queries.contains(&r.value))
+            .filter(|r| !queries.contains(&r.value))
             .map(|r| r.id.as_str())
             .collect();
         if !stale.is_empty() {
             self.post_rules(&serde_json::json!({"delete": {"ids": stale}}))
                 .await?;
         }
-        let missing: Vec<serde_json::Value> = self
-            .queries
+        let missing: Vec<serde_json::Value> = queries
             .iter()
             .filter(|q| !rules.data.iter().any(|r| &r.value == *q))
             .map(|q| serde_json::json!({"value": q, "tag": "veille"}))
@@ -532,8 +591,45 @@ impl Stream {
 
     /// Syncs the rules, then reads the stream until cancelled, reconnecting with backoff when
     /// it drops; stops on 401/403.
-    pub async fn run(self, tx: source::Sender, cancel: CancellationToken) -> Result<(), HttpError> {
+    pub async fn run(
+        mut self,
+        tx: source::Sender,
+        cancel: CancellationToken,
+    ) -> Result<(), HttpError> {
         self.sync_rules().await?;
+        let updates = self.updates.take();
+        let this = &self;
+        // The rules follow the watched names on their own, the connection stays open.
+        let follow = async move {
+            let Some(mut rx) = updates else {
+                return std::future::pending::<()>().await;
+            };
+            while rx.changed().await.is_ok() {
+                let queries = rx.borrow_and_update().clone();
+                match this.sync_rules_to(&queries).await {
+                    Ok(()) => tracing::info!(
+                        rules = queries.len(),
+                        "the X stream's rules follow the new watched names"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "updating the X stream's rules failed; the next change tries again")
+                    }
+                }
+            }
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            r = this.connect_and_read(tx, cancel) => r,
+            _ = follow => Ok(()),
+        }
+    }
+
+    /// Reads the stream until cancelled, reconnecting with backoff when it drops.
+    async fn connect_and_read(
+        &self,
+        tx: source::Sender,
+        cancel: CancellationToken,
+    ) -> Result<(), HttpError> {
         // Reconnections back off as the requests do (1 s to 64 s by default).
         let mut backoff = self.retry.backoff();
         loop {
@@ -554,13 +650,16 @@ impl Stream {
                 ("expansions", "author_id"),
                 ("user.fields", "username"),
             ];
-            let connected = http::send("X API", &self.retry, || {
-                self.client
-                    .get(self.url(""))
-                    .bearer_auth(self.token.expose_secret())
-                    .query(&params)
-            })
-            .await;
+            // Connecting waits for X's first answer: a stop must not wait for it.
+            let connected = tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                c = http::send("X API", &self.retry, || {
+                    self.client
+                        .get(self.url(""))
+                        .bearer_auth(self.token.expose_secret())
+                        .query(&params)
+                }) => c,
+            };
             match connected {
                 Ok(resp) => {
                     backoff.reset();

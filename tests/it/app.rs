@@ -224,3 +224,150 @@ async fn status_says_how_each_source_stands_from_the_start() {
     t.app.shutdown().await.expect("stops");
     held.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrections_refit_the_running_watcher_without_restarting_any_source() {
+    // Arrange: a Jetstream that stays connected.
+    let (addr, urls) = crate::support::jetstream_open(vec![commit(
+        "did:plc:a",
+        "k1",
+        1_000_000,
+        "@SNCF train supprimé, une honte",
+    )])
+    .await;
+    let mut config = Config::default();
+    config.sources.bluesky.jetstream_url = format!("ws://{addr}");
+    let t = spawn_app(config, sncf());
+    t.start();
+    let connected = || urls.lock().expect("lock").len();
+    for _ in 0..400 {
+        if connected() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(connected(), 1);
+    let console = veille::commands::Caller::console(veille::model::Lang::Fr);
+    let before = t.app.rebuilt();
+
+    // Act: five corrections in quick succession, by the buttons' path.
+    for i in 0..5 {
+        let text = format!("La piscine municipale numéro {i} est fermée depuis des semaines");
+        let reply = veille::commands::classify::classify(&t.app.ctx(), &console, &text)
+            .expect("classified");
+        let id = reply.verdict.expect("a verdict to correct");
+        veille::commands::corrections::correct(
+            &*t.app,
+            &console,
+            &id,
+            veille::model::Label::Critical,
+        )
+        .expect("recorded");
+    }
+    for _ in 0..400 {
+        if t.app.ctx().watcher.learned_from() == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+
+    // Assert: the running watcher learned all five; the presses shared refits; Jetstream was
+    // never reconnected.
+    assert_eq!(t.app.ctx().watcher.learned_from(), 5);
+    let refits = t.app.rebuilt() - before;
+    assert!(
+        (1..=2).contains(&refits),
+        "{refits} refits for five presses"
+    );
+    assert_eq!(connected(), 1, "no source restarted");
+    t.app.shutdown().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_watched_name_updates_x_s_stream_rules_without_reconnecting() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    // Arrange: an X whose stream stays open (its answer never comes in time).
+    let x = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/2/tweets/search/stream/rules"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"meta": {"result_count": 0}})),
+        )
+        .mount(&x)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/2/tweets/search/stream/rules"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"meta": {}})))
+        .mount(&x)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/2/tweets/search/stream"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(120)))
+        .mount(&x)
+        .await;
+    let mut config = Config::default();
+    config.sources.bluesky.jetstream = false;
+    config.sources.x.base_url = x.uri();
+    config.sources.x.search = false;
+    config.sources.x.stream = true;
+    let t = spawn_app(config, sncf());
+    t.app.start(veille::config::Tokens {
+        x: Some(secrecy::SecretString::from("x-token")),
+        ..veille::config::Tokens::default()
+    });
+    let requests = || async {
+        x.received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| {
+                (
+                    r.method.to_string(),
+                    r.url.path().to_string(),
+                    String::from_utf8_lossy(&r.body).into_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let stream_gets = |all: &[(String, String, String)]| {
+        all.iter()
+            .filter(|(m, p, _)| m == "GET" && p == "/2/tweets/search/stream")
+            .count()
+    };
+    for _ in 0..400 {
+        if stream_gets(&requests().await) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+
+    // Act: a server watches a new name.
+    let manager = veille::commands::Caller {
+        guild: 7,
+        ..veille::commands::Caller::console(veille::model::Lang::Fr)
+    };
+    let line = veille::front::console::parse("/watch add Decathlon", manager.lang).expect("parses");
+    veille::commands::run(&*t.app, &manager, &line).expect("watched");
+    let mut all = requests().await;
+    for _ in 0..400 {
+        if all
+            .iter()
+            .any(|(m, _, b)| m == "POST" && b.contains("Decathlon"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        all = requests().await;
+    }
+
+    // Assert: the rule was added on the open connection; X was not reconnected.
+    assert!(
+        all.iter()
+            .any(|(m, _, b)| m == "POST" && b.contains("Decathlon")),
+        "{all:?}"
+    );
+    assert_eq!(stream_gets(&all), 1, "the stream was not reconnected");
+    t.app.shutdown().await.expect("stops");
+}
