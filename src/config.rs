@@ -401,6 +401,18 @@ pub struct ClassifierConfig {
 }
 
 impl Config {
+    /// The log file beside the store (`data/veille.log` for `data/veille.db`), where the
+    /// console at a terminal logs.
+    pub fn log_file(&self) -> PathBuf {
+        self.store
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("veille.log"), |p| p.join("veille.log"))
+    }
+}
+
+impl Config {
     /// Loads every layer, with `extra` (the `--config` file) above the working directory's files.
     pub fn load(extra: Option<&Path>) -> anyhow::Result<Config> {
         Config::load_from(Path::new("."), extra, Env::prefixed("VEILLE_").split("__"))

@@ -1,15 +1,9 @@
-//! The `veille` binary: logging, the command line, and how it ended.
+//! The `veille` binary: the command line (which starts logging once it knows where the log
+//! goes), and how it ended.
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            EnvFilter::try_from_env("VEILLE_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
-        .init();
     let cli = veille::cli::Cli::parse();
     if !matches!(cli.command, Some(veille::cli::Command::Run(_))) {
         // A one-shot command whose output is closed (`veille classify … | head -1`) ends

@@ -8,6 +8,7 @@ pub mod classify;
 pub mod eval;
 pub mod ingest;
 pub mod learn;
+pub mod logging;
 pub mod progress;
 pub mod rank;
 
@@ -122,6 +123,13 @@ pub fn with_corrections(config: &Config, watcher: Watcher) -> anyhow::Result<Wat
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
+    // The console at a terminal logs to a file beside the store: its replies stay readable.
+    let console = match &cli.command {
+        None | Some(Command::Run(_)) => crate::config::Tokens::from_env().discord.is_none(),
+        Some(Command::Console(_)) => true,
+        _ => false,
+    } && std::io::IsTerminal::is_terminal(&std::io::stdin());
+    logging::init(&config, console);
     match cli.command {
         Some(Command::Classify(args)) => classify::run(&config, args),
         Some(Command::Eval(args)) => eval::run(&config, args),

@@ -83,8 +83,10 @@ pub fn status(process: &dyn Process, caller: &Caller) -> CommandResult<Reply> {
     if let Some(b) = st.x_bill {
         let mut line = caller.tr(
             format!(
-                "{} posts lus aujourd'hui sur {} permis (≈ {:.2} $)",
-                b.read, b.max, b.cost
+                "{} posts lus aujourd'hui sur {} permis (≈ {} $)",
+                b.read,
+                b.max,
+                format!("{:.2}", b.cost).replace('.', ",")
             ),
             format!(
                 "{} posts read today of {} allowed (≈ ${:.2})",
@@ -188,7 +190,7 @@ fn feeds_line(ctx: &super::Context, caller: &Caller, st: &Status) -> CommandResu
 }
 
 /// One source and how it stands, as a community manager reads it.
-fn source_line(
+pub fn source_line(
     name: &str,
     state: Option<&crate::ingest::pipeline::SourceState>,
     caller: &Caller,

@@ -271,6 +271,32 @@ pub fn read_commands(app: &App) -> anyhow::Result<()> {
     let mut editor: rustyline::Editor<Commands, rustyline::history::FileHistory> =
         rustyline::Editor::new()?;
     editor.set_helper(Some(Commands));
+    // The log goes to a file (see `cli::logging`): a source's trouble shows here as a plain
+    // line, once, above the prompt.
+    let printer = editor.create_external_printer().ok();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        if let Some(mut printer) = printer {
+            let stop = &stop;
+            scope.spawn(move || {
+                use rustyline::ExternalPrinter;
+                troubles(app, caller.lang, stop, &mut |line| {
+                    let _ = printer.print(format!("{line}\n"));
+                })
+            });
+        }
+        let done = prompt(app, &caller, &mut editor);
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        done
+    })
+}
+
+/// The prompt's loop, until ctrl-D, ctrl-C or the app stops.
+fn prompt(
+    app: &App,
+    caller: &Caller,
+    editor: &mut rustyline::Editor<Commands, rustyline::history::FileHistory>,
+) -> anyhow::Result<()> {
     let history = app
         .ctx()
         .config
@@ -281,12 +307,18 @@ pub fn read_commands(app: &App) -> anyhow::Result<()> {
     if let Some(h) = &history {
         let _ = editor.load_history(h);
     }
+    let log = app.ctx().config.log_file();
     println!(
         "{}",
         match caller.lang {
-            Lang::Fr =>
-                "Console de Veille : tapez /help, ou /rank villes twitter ; ctrl-D pour quitter.",
-            Lang::En => "Veille console: type /help, or /rank villes twitter; ctrl-D quits.",
+            Lang::Fr => format!(
+                "Console de Veille : tapez /help, ou /rank villes twitter ; ctrl-D pour quitter. Journal : {}",
+                log.display()
+            ),
+            Lang::En => format!(
+                "Veille console: type /help, or /rank villes twitter; ctrl-D quits. Log: {}",
+                log.display()
+            ),
         }
     );
     loop {
@@ -295,7 +327,7 @@ pub fn read_commands(app: &App) -> anyhow::Result<()> {
                 if !line.trim().is_empty() {
                     let _ = editor.add_history_entry(line.as_str());
                 }
-                if let Some(text) = answer(app, &caller, &line) {
+                if let Some(text) = answer(app, caller, &line) {
                     println!("{text}\n");
                 }
                 if app.cancel.is_cancelled() {
@@ -312,6 +344,77 @@ pub fn read_commands(app: &App) -> anyhow::Result<()> {
         let _ = editor.save_history(h);
     }
     Ok(())
+}
+
+/// Says each change of a source's trouble once, until `stop`: a source that fails, pauses or
+/// stops, a feed that cannot be read, and a source that reads again.
+fn troubles(
+    app: &App,
+    lang: Lang,
+    stop: &std::sync::atomic::AtomicBool,
+    say: &mut dyn FnMut(String),
+) {
+    use crate::ingest::feeds::FeedState;
+    use crate::ingest::pipeline::SourceState;
+    let caller = Caller::console(lang);
+    let tz = crate::commands::collect::timezone(&app.ctx()).unwrap_or(chrono_tz::Europe::Paris);
+    let mut said: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) && !app.cancel.is_cancelled() {
+        let status = crate::commands::Process::status(app);
+        for (name, state) in &status.states {
+            let line = match state {
+                SourceState::Connecting | SourceState::Running => None,
+                other => Some(crate::commands::status::source_line(
+                    name,
+                    Some(other),
+                    &caller,
+                    tz,
+                )),
+            };
+            match (line, said.get(name)) {
+                (Some(l), Some(before)) if *before == l => {}
+                (Some(l), _) => {
+                    say(l.clone());
+                    said.insert(name.clone(), l);
+                }
+                (None, Some(_)) if *state == SourceState::Running => {
+                    say(crate::commands::status::source_line(
+                        name,
+                        Some(state),
+                        &caller,
+                        tz,
+                    ));
+                    said.remove(name);
+                }
+                (None, _) => {}
+            }
+        }
+        for (url, state) in &status.feeds {
+            let key = format!("feed {url}");
+            let line = match state {
+                FeedState::Failing { why, .. } | FeedState::Stopped { why } => {
+                    Some(format!("⚠ {url} : {}", why.describe(lang)))
+                }
+                _ => None,
+            };
+            match line {
+                Some(l) if said.get(&key) != Some(&l) => {
+                    say(l.clone());
+                    said.insert(key, l);
+                }
+                Some(_) => {}
+                None => {
+                    said.remove(&key);
+                }
+            }
+        }
+        for _ in 0..10 {
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
 }
 
 #[cfg(test)]

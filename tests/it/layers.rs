@@ -34,7 +34,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "front",
         &[
-            "model", "watch", "config", "store", "http", "alerts", "commands", "app",
+            "model", "watch", "config", "store", "http", "ingest", "alerts", "commands", "app",
         ],
     ),
     (
