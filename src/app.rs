@@ -459,6 +459,10 @@ impl Process for App {
         App::refit(self)
     }
 
+    fn wake_poster(&self) {
+        self.posts_ready.notify_one();
+    }
+
     fn status(&self) -> Status {
         App::status(self)
     }

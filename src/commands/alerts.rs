@@ -17,10 +17,14 @@ use crate::watch::fold::fold;
 
 /// `/alerts channel #channel`: alerts go to `channel`, written in the caller's language.
 pub fn channel(process: &dyn Process, caller: &Caller, channel: u64) -> CommandResult<Reply> {
+    caller.must_post_in(channel)?;
+    // A channel chosen again is tried again: its permissions may have been fixed.
+    process.ctx().store.unblock_channel(caller.guild, channel)?;
     update_settings(process, caller.guild, |s| {
         s.alert_channel = Some(channel);
         s.lang = Some(caller.lang);
     })?;
+    process.wake_poster();
     Ok(Reply::done(
         caller.tr("Alertes", "Alerts"),
         caller.tr(
@@ -74,6 +78,9 @@ pub fn status(process: &dyn Process, caller: &Caller) -> CommandResult<Reply> {
             sensitivity_name(level, caller.lang).to_string(),
         ),
     ];
+    if let Some(line) = refused_line(&ctx, caller, s.alert_channel)? {
+        fields.push((caller.tr("⚠ Salon refusé", "⚠ Channel refused"), line));
+    }
     let names: Vec<String> = if caller.guild == CONSOLE {
         super::watch::visible(process, caller.guild)?
             .into_iter()
@@ -105,6 +112,50 @@ pub fn status(process: &dyn Process, caller: &Caller) -> CommandResult<Reply> {
             String::new(),
         )
     })
+}
+
+/// The channels of the caller's server that Discord refuses the bot (only `channel` when
+/// given), with why and what to do; none when there is none.
+pub fn refused_line(
+    ctx: &Context,
+    caller: &Caller,
+    channel: Option<u64>,
+) -> CommandResult<Option<String>> {
+    let tz = super::collect::timezone(ctx)?;
+    let needs = |lang| {
+        crate::commands::Need::ALL
+            .iter()
+            .map(|n| format!("« {} »", n.name(lang)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let lines: Vec<String> = ctx
+        .store
+        .blocked_channels(Some(caller.guild))?
+        .into_iter()
+        .filter(|b| channel.is_none_or(|c| c == b.channel))
+        .map(|b| {
+            let since = b.since.with_timezone(&tz).format("%d/%m %H:%M");
+            let (why_fr, why_en) = match b.why.as_str() {
+                "unknown channel" => ("le salon est introuvable (supprimé ?)", "the channel cannot be found (deleted?)"),
+                "missing access" => ("l'accès au salon lui est refusé", "it is denied access to the channel"),
+                _ => ("il lui manque des permissions", "it lacks permissions"),
+            };
+            caller.tr(
+                format!(
+                    "Veille ne peut plus poster dans {} depuis le {since} : {why_fr}. Donnez-lui {} dans ce salon, ou choisissez-en un autre ; ce qui lui est dû attend.",
+                    channel_ref(b.channel),
+                    needs(Lang::Fr)
+                ),
+                format!(
+                    "Veille cannot post in {} since {since}: {why_en}. Give it {} in that channel, or choose another; what it owes waits.",
+                    channel_ref(b.channel),
+                    needs(Lang::En)
+                ),
+            )
+        })
+        .collect();
+    Ok((!lines.is_empty()).then(|| lines.join("\n")))
 }
 
 /// The open alerts, of `names` only when given, one a line.

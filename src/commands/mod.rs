@@ -31,7 +31,7 @@ pub mod status;
 pub mod subscriptions;
 pub mod watch;
 
-pub use reply::{Caller, Image, Reply, Tone};
+pub use reply::{Caller, ChannelCheck, Image, Need, Reply, Tone};
 pub use request::{run, Invocation, Request};
 
 use std::sync::Arc;
@@ -54,6 +54,8 @@ pub trait Process: Send + Sync {
     fn rewatch(&self);
     /// Says that the team's corrections changed: the model is refitted, nothing restarts.
     fn refit(&self);
+    /// Says that what is owed to channels may leave now (a channel was chosen again).
+    fn wake_poster(&self) {}
     /// What the running tasks say of themselves.
     fn status(&self) -> status::Status;
 }

@@ -24,6 +24,50 @@ pub struct Caller {
     pub can_manage: bool,
     /// The reply's language (their locale).
     pub lang: Lang,
+    /// What the bot may not do in the channel the request names, as Discord says it (none
+    /// on the console, or when it could not be asked).
+    pub channel_check: Option<ChannelCheck>,
+}
+
+/// What the bot lacks in a channel to post alerts and positions there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelCheck {
+    /// The channel.
+    pub channel: u64,
+    /// The permissions it lacks there (none: it may post).
+    pub missing: Vec<Need>,
+}
+
+/// A permission the bot needs in a channel it posts in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// View Channel.
+    View,
+    /// Send Messages.
+    Send,
+    /// Embed Links (alerts and positions are embeds).
+    Embed,
+    /// Attach Files (the charts).
+    Attach,
+}
+
+impl Need {
+    /// Every permission the bot needs, in Discord's order.
+    pub const ALL: [Need; 4] = [Need::View, Need::Send, Need::Embed, Need::Attach];
+
+    /// Its name as Discord shows it, in `lang`.
+    pub fn name(self, lang: Lang) -> &'static str {
+        match (self, lang) {
+            (Need::View, Lang::Fr) => "Voir le salon",
+            (Need::Send, Lang::Fr) => "Envoyer des messages",
+            (Need::Embed, Lang::Fr) => "Intégrer des liens",
+            (Need::Attach, Lang::Fr) => "Joindre des fichiers",
+            (Need::View, Lang::En) => "View Channel",
+            (Need::Send, Lang::En) => "Send Messages",
+            (Need::Embed, Lang::En) => "Embed Links",
+            (Need::Attach, Lang::En) => "Attach Files",
+        }
+    }
 }
 
 impl Caller {
@@ -36,7 +80,41 @@ impl Caller {
             user_name: "console".into(),
             can_manage: true,
             lang,
+            channel_check: None,
         }
+    }
+
+    /// Refuses a channel the bot cannot post in (as the front-end found it), naming what it
+    /// lacks there.
+    pub fn must_post_in(&self, channel: u64) -> CommandResult<()> {
+        let Some(check) = self
+            .channel_check
+            .as_ref()
+            .filter(|c| c.channel == channel && !c.missing.is_empty())
+        else {
+            return Ok(());
+        };
+        let names = |lang| {
+            check
+                .missing
+                .iter()
+                .map(|n| format!("« {} »", n.name(lang)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        Err(CommandError::user_in(
+            self.lang,
+            format!(
+                "Veille ne peut pas poster dans {} : il lui manque {} dans ce salon. Donnez-les à son rôle dans les permissions du salon, ou choisissez un autre salon.",
+                channel_ref(channel),
+                names(Lang::Fr)
+            ),
+            format!(
+                "Veille cannot post in {}: it lacks {} in that channel. Give them to its role in the channel's permissions, or choose another channel.",
+                channel_ref(channel),
+                names(Lang::En)
+            ),
+        ))
     }
 
     /// Refuses a caller without Manage Server, saying why in their language.

@@ -132,6 +132,9 @@ pub fn status(process: &dyn Process, caller: &Caller) -> CommandResult<Reply> {
     if !st.failures.is_empty() {
         fields.push((caller.tr("Arrêtés", "Stopped"), st.failures.join("\n")));
     }
+    if let Some(line) = super::alerts::refused_line(&ctx, caller, None)? {
+        fields.push((caller.tr("⚠ Salons refusés", "⚠ Channels refused"), line));
+    }
     Ok(Reply {
         fields,
         tone: if st.failures.is_empty() {

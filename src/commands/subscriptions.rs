@@ -17,6 +17,7 @@ use crate::store::servers::Subscription as Stored;
 pub fn subscribe(ctx: &Context, caller: &Caller, asked: &Subscription) -> CommandResult<Reply> {
     let lang = caller.lang;
     let (p, key, channel) = resolve(ctx, caller, asked)?;
+    caller.must_post_in(channel)?;
     let sub = Stored {
         guild: caller.guild,
         channel,

@@ -7,6 +7,8 @@
 //! - `w/GUILD/FOLDED_NAME` → [`EntitySpec`]
 //! - `u/GUILD/CHANNEL/PLATFORM/ACCOUNT` → [`Subscription`]
 //! - `f/GUILD/URL` → [`FeedSubscription`] (a feed the server added)
+//! - `b/GUILD/CHANNEL` → [`Blocked`]: a channel Discord refused the bot (what is owed there
+//!   waits in the outbox)
 //! - `o/ID` → a message owed ([`Store::enqueue_posts`]), until the poster acknowledges it
 //! - `m/KEY` → a message was owed once (an alert event to a server, a monthly position):
 //!   written in the same batch as the outbox entry, so a restart never owes it twice
@@ -57,6 +59,26 @@ impl Subscription {
     pub fn key(&self) -> Vec<u8> {
         sub_key(self.guild, self.channel, self.platform, &self.account)
     }
+}
+
+/// A channel Discord refused the bot: the messages owed there wait until it is fixed or
+/// changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Blocked {
+    /// The server.
+    pub guild: u64,
+    /// The channel.
+    pub channel: u64,
+    /// What Discord said (missing access or permissions, unknown channel).
+    pub why: String,
+    /// Since when.
+    pub since: DateTime<Utc>,
+}
+
+fn blocked_key(guild: u64, channel: u64) -> Vec<u8> {
+    let mut k = prefixed(b"b/", &guild.to_be_bytes());
+    k.extend_from_slice(&channel.to_be_bytes());
+    k
 }
 
 /// A feed a server follows.
@@ -204,6 +226,34 @@ impl Store {
         match guild {
             Some(g) => self.scan(&prefixed(b"u/", &g.to_be_bytes()), "subscription"),
             None => self.scan(b"u/", "subscription"),
+        }
+    }
+
+    /// Marks a channel refused, durably; false when it was already.
+    pub fn block_channel(&self, b: &Blocked) -> anyhow::Result<bool> {
+        let key = blocked_key(b.guild, b.channel);
+        if self.servers.contains_key(&key)? {
+            return Ok(false);
+        }
+        self.put_durably(key, b)?;
+        Ok(true)
+    }
+
+    /// A channel is usable again (it posted, or the server chose it again); whether it was
+    /// refused.
+    pub fn unblock_channel(&self, guild: u64, channel: u64) -> anyhow::Result<bool> {
+        let found = self.servers.remove(blocked_key(guild, channel))?.is_some();
+        if found {
+            self.servers.flush()?;
+        }
+        Ok(found)
+    }
+
+    /// The channels refused, a server's (every server's with `None`).
+    pub fn blocked_channels(&self, guild: Option<u64>) -> anyhow::Result<Vec<Blocked>> {
+        match guild {
+            Some(g) => self.scan(&prefixed(b"b/", &g.to_be_bytes()), "refused channel"),
+            None => self.scan(b"b/", "refused channel"),
         }
     }
 

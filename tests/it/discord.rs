@@ -534,3 +534,108 @@ async fn a_monthly_position_is_posted_once_even_across_a_restart() {
     );
     bot.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_the_bot_cannot_post_in_is_refused_when_chosen_and_reported_when_refused_later() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let mut bot = start(false).await;
+    // Channel 4200: the bot's role is denied Send Messages there.
+    let role = |id: &str, perms: &str| {
+        json!({"id": id, "name": "r", "color": 0, "colors": {"primary_color": 0}, "hoist": false,
+            "managed": false, "mentionable": false, "permissions": perms, "position": 1})
+    };
+    Mock::given(method("GET"))
+        .and(path(format!("/api/v10/guilds/{GUILD}/roles")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!([role(GUILD, "52224"), role("77", "0")])),
+        )
+        .mount(&bot.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/api/v10/guilds/{GUILD}/members/1000")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"user": {"id": "1000", "username": "veille"},
+            "roles": ["77"], "deaf": false, "mute": false, "flags": 0, "joined_at": "2025-01-01T00:00:00Z"})))
+        .mount(&bot.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v10/channels/4200"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"id": "4200", "type": 0, "guild_id": GUILD,
+            "name": "alertes", "position": 1,
+            "permission_overwrites": [{"id": "77", "type": 0, "allow": "0", "deny": "2048"}]}),
+        ))
+        .mount(&bot.server)
+        .await;
+    let choose = |id: u64, channel: &str| {
+        interaction(
+            id,
+            "alerts",
+            json!([{"name": "channel", "type": 1, "options": [{"name": "channel", "type": 7, "value": channel}]}]),
+            MANAGER,
+        )
+    };
+
+    // Chosen: refused, naming what is missing; nothing changes.
+    let refused = bot.interact(choose(3030, "4200")).await;
+    assert_eq!(refused["data"]["flags"], 64);
+    let text = refused["data"]["content"].as_str().unwrap_or_default();
+    assert!(
+        text.contains(
+            "Veille ne peut pas poster dans <#4200> : il lui manque « Envoyer des messages »"
+        ),
+        "{refused}"
+    );
+    let store = bot.test.app.ctx().store.clone();
+    let guild: u64 = GUILD.parse().expect("id");
+    assert_eq!(
+        store
+            .server_settings(guild)
+            .expect("settings")
+            .alert_channel,
+        None
+    );
+
+    // Channel 4300 looks fine when chosen, but Discord refuses the alert when it is posted.
+    Mock::given(method("POST"))
+        .and(path("/api/v10/channels/4300/messages"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_json(json!({"message": "Missing Permissions", "code": 50013})),
+        )
+        .with_priority(1)
+        .mount(&bot.server)
+        .await;
+    bot.interact(watch_add(3031, "SNCF")).await;
+    bot.interact(choose(3032, "4300")).await;
+    bot.alerts()
+        .notify(&alert_out("Encore un retard"))
+        .expect("queued");
+    for _ in 0..400 {
+        if !store
+            .blocked_channels(Some(guild))
+            .expect("refused")
+            .is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let status = bot
+        .interact(interaction(
+            3033,
+            "alerts",
+            json!([{"name": "status", "type": 1, "options": []}]),
+            MEMBER,
+        ))
+        .await;
+    let fields = status["data"]["embeds"][0]["fields"].to_string();
+    assert!(
+        fields.contains("Veille ne peut plus poster dans <#4300>"),
+        "{status}"
+    );
+    let owed: Vec<(u64, BotPost)> = store.pending_posts().expect("outbox");
+    assert_eq!(owed.len(), 1, "the alert is still owed");
+    bot.stop().await;
+}

@@ -37,6 +37,7 @@ fn server(guild: u64) -> Caller {
         user_name: format!("team{guild}"),
         can_manage: true,
         lang: Lang::Fr,
+        channel_check: None,
     }
 }
 

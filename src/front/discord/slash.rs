@@ -11,13 +11,13 @@ use serenity::all::{
     ComponentInteractionCollector, Context, CreateActionRow, CreateAllowedMentions,
     CreateAttachment, CreateAutocompleteResponse, CreateButton, CreateEmbed,
     CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
-    GuildId, Member, User,
+    GuildChannel, GuildId, Member, PermissionOverwriteType, Permissions, Role, RoleId, User,
 };
 
 use super::render::{clip, embed, verdict_row, CONTENT_MAX};
 use crate::app::App;
-use crate::commands::request::{self, OptionKind, Suggest};
-use crate::commands::{Caller, CommandError, Reply};
+use crate::commands::request::{self, AlertsRequest, OptionKind, Request, Suggest};
+use crate::commands::{Caller, ChannelCheck, CommandError, Need, Reply};
 use crate::model::{Lang, Platform};
 use crate::store::servers::CONSOLE;
 use crate::watch::fold::fold;
@@ -51,6 +51,7 @@ pub fn caller(
         user_name: user.name.clone(),
         can_manage: manages_server(member),
         lang: Lang::from_locale(locale),
+        channel_check: None,
     }
 }
 
@@ -86,6 +87,87 @@ fn words_and_values(cmd: &CommandInteraction) -> (Vec<String>, Vec<(String, Stri
     (words, values)
 }
 
+/// What the bot lacks in `channel` of what it needs to post there (see [`Need`]), from the
+/// server's roles, its own and the channel's permission overwrites; `None` when Discord
+/// could not tell (the command then goes on, and the poster finds out).
+async fn bot_lacks(ctx: &Context, guild: GuildId, channel: ChannelId) -> Option<Vec<Need>> {
+    let me = ctx.cache.current_user().id;
+    let (roles, member, found) = tokio::join!(
+        ctx.http.get_guild_roles(guild),
+        ctx.http.get_member(guild, me),
+        ctx.http.get_channel(channel),
+    );
+    let asked = (roles, member, found);
+    let (Ok(roles), Ok(member), Ok(found)) = asked else {
+        tracing::debug!(
+            channel = channel.get(),
+            "the bot's permissions in a channel could not be read"
+        );
+        return None;
+    };
+    let found = found.guild()?;
+    let perms = permissions_in(guild, &roles, &member, &found);
+    Some(
+        Need::ALL
+            .into_iter()
+            .filter(|n| !perms.contains(flag(*n)))
+            .collect(),
+    )
+}
+
+/// Discord's permission for a need.
+fn flag(n: Need) -> Permissions {
+    match n {
+        Need::View => Permissions::VIEW_CHANNEL,
+        Need::Send => Permissions::SEND_MESSAGES,
+        Need::Embed => Permissions::EMBED_LINKS,
+        Need::Attach => Permissions::ATTACH_FILES,
+    }
+}
+
+/// A member's permissions in a channel, as Discord computes them: the `@everyone` role and
+/// the member's roles, then the channel's overwrites: `@everyone`'s, the member's roles'
+/// together, the member's own. Administrator is every permission.
+pub fn permissions_in(
+    guild: GuildId,
+    roles: &[Role],
+    member: &Member,
+    channel: &GuildChannel,
+) -> Permissions {
+    let everyone = RoleId::new(guild.get());
+    let mut p = roles
+        .iter()
+        .filter(|r| r.id == everyone || member.roles.contains(&r.id))
+        .fold(Permissions::empty(), |p, r| p | r.permissions);
+    if p.administrator() {
+        return Permissions::all();
+    }
+    let overwrites = &channel.permission_overwrites;
+    if let Some(o) = overwrites
+        .iter()
+        .find(|o| o.kind == PermissionOverwriteType::Role(everyone))
+    {
+        p = (p & !o.deny) | o.allow;
+    }
+    let (mut deny, mut allow) = (Permissions::empty(), Permissions::empty());
+    for o in overwrites {
+        if let PermissionOverwriteType::Role(r) = o.kind {
+            if r != everyone && member.roles.contains(&r) {
+                deny |= o.deny;
+                allow |= o.allow;
+            }
+        }
+    }
+    p = (p & !deny) | allow;
+    if let Some(o) = overwrites
+        .iter()
+        .find(|o| o.kind == PermissionOverwriteType::Member(member.user.id))
+    {
+        p = (p & !o.deny) | o.allow;
+    }
+    p
+}
+
 /// Answers a slash command: directly when quick, deferred first when not. A user error is
 /// shown to the caller alone; an internal one is logged and answered briefly.
 pub async fn respond(ctx: &Context, app: Arc<App>, cmd: CommandInteraction) {
@@ -114,6 +196,18 @@ pub async fn respond(ctx: &Context, app: Arc<App>, cmd: CommandInteraction) {
             return say(ctx, &cmd, false, &format!("⚠ {}", e.reply(lang))).await;
         }
     };
+    // A channel the request names (or this one, for a subscription): can the bot post there?
+    let target = match &command.request {
+        Request::Alerts(AlertsRequest::Channel { channel }) => Some(channel.0),
+        Request::Subscribe(s) => Some(s.channel.map_or(caller.channel, |c| c.0)),
+        _ => None,
+    };
+    let mut caller = caller;
+    if let (Some(channel), Some(guild)) = (target, cmd.guild_id) {
+        caller.channel_check = bot_lacks(ctx, guild, ChannelId::new(channel))
+            .await
+            .map(|missing| ChannelCheck { channel, missing });
+    }
     let (a, c, r) = (app.clone(), caller.clone(), command.clone());
     let mut task = tokio::task::spawn_blocking(move || request::run(&*a, &c, &r));
     let (joined, deferred) = match tokio::time::timeout(DEFER_AFTER, &mut task).await {
@@ -352,4 +446,65 @@ fn choices(partial: &str, all: Vec<String>) -> Vec<AutocompleteChoice> {
         .take(25)
         .map(|c| AutocompleteChoice::new(clip(&c, 100), clip(&c, 100)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn role(id: &str, permissions: &str) -> serde_json::Value {
+        json!({"id": id, "name": "r", "color": 0, "colors": {"primary_color": 0}, "hoist": false,
+            "managed": false, "mentionable": false, "permissions": permissions, "position": 1})
+    }
+
+    fn channel(overwrites: serde_json::Value) -> GuildChannel {
+        serde_json::from_value(
+            json!({"id": "4200", "type": 0, "guild_id": "5000", "name": "alertes",
+            "position": 1, "permission_overwrites": overwrites}),
+        )
+        .expect("a channel")
+    }
+
+    #[test]
+    fn a_channel_s_overwrites_decide_what_the_bot_may_do_there() {
+        let guild = GuildId::new(5000);
+        // @everyone may view, send, embed and attach (1024 + 2048 + 16384 + 32768).
+        let roles: Vec<Role> = serde_json::from_value(json!([
+            role("5000", "52224"),
+            role("77", "0"),
+            role("88", "8")
+        ]))
+        .expect("roles");
+        let member: Member = serde_json::from_value(json!({"user": {"id": "1000", "username": "veille"},
+            "roles": ["77"], "deaf": false, "mute": false, "flags": 0, "joined_at": "2025-01-01T00:00:00Z"}))
+        .expect("a member");
+        let lacks = |ch: &GuildChannel, m: &Member| {
+            let p = permissions_in(guild, &roles, m, ch);
+            Need::ALL
+                .into_iter()
+                .filter(|n| !p.contains(flag(*n)))
+                .collect::<Vec<_>>()
+        };
+        assert!(lacks(&channel(json!([])), &member).is_empty());
+        // The bot's role denied Send Messages there.
+        let denied = channel(json!([{"id": "77", "type": 0, "allow": "0", "deny": "2048"}]));
+        assert_eq!(lacks(&denied, &member), [Need::Send]);
+        // @everyone denied View Channel, the bot's role allowed back Embed Links only.
+        let hidden = channel(json!([
+            {"id": "5000", "type": 0, "allow": "0", "deny": "1024"},
+            {"id": "77", "type": 0, "allow": "16384", "deny": "0"}
+        ]));
+        assert_eq!(lacks(&hidden, &member), [Need::View]);
+        // The bot itself allowed back what its role lost.
+        let member_allowed = channel(json!([
+            {"id": "77", "type": 0, "allow": "0", "deny": "34816"},
+            {"id": "1000", "type": 1, "allow": "34816", "deny": "0"}
+        ]));
+        assert!(lacks(&member_allowed, &member).is_empty());
+        // An administrator may do everything, overwrites or not.
+        let mut admin = member.clone();
+        admin.roles = vec![RoleId::new(88)];
+        assert!(lacks(&denied, &admin).is_empty());
+    }
 }
