@@ -41,6 +41,8 @@ async fn start(limited: bool) -> Running {
     let mut config = Config::default();
     config.discord.api_url = server.uri();
     config.sources.bluesky.jetstream = false;
+    // The configuration watches SNCF for every server.
+    config.entities = crate::ingest::sncf();
     let test = spawn_app(config.clone(), config.entities.clone());
     let bot = start_bot(test.app.clone());
     wait_for(&server, 1, |r| r.method.as_str() == "PUT").await;
@@ -62,7 +64,13 @@ impl Running {
             .and_then(|s| s.parse().ok())
             .expect("an id");
         self.events.send(event).expect("the gateway takes it");
-        json_body(&wait_for(&self.server, 1, callback_of(id)).await[0])
+        let callback = &wait_for(&self.server, 1, callback_of(id)).await[0];
+        if callback.body.starts_with(b"--") {
+            // A reply with a chart comes as multipart.
+            multipart(callback).0
+        } else {
+            json_body(callback)
+        }
     }
 
     /// Stops the bot: the shard closed, every task drained, the store flushed.
@@ -637,5 +645,73 @@ async fn a_channel_the_bot_cannot_post_in_is_refused_when_chosen_and_reported_wh
     );
     let owed: Vec<(u64, BotPost)> = store.pending_posts().expect("outbox");
     assert_eq!(owed.len(), 1, "the alert is still owed");
+    bot.stop().await;
+}
+
+/// An interaction of another server (guild `guild`).
+fn in_guild(mut event: Value, guild: &str) -> Value {
+    event["guild_id"] = json!(guild);
+    event
+}
+
+/// The names suggested to a server typing `typed` as /buzz's name.
+async fn suggested(bot: &Running, id: u64, guild: &str, typed: &str) -> Vec<String> {
+    let mut event = in_guild(
+        interaction(
+            id,
+            "buzz",
+            json!([{"name": "name", "type": 3, "value": typed, "focused": true}]),
+            MEMBER,
+        ),
+        guild,
+    );
+    event["type"] = json!(4);
+    let answer = bot.interact(event).await;
+    assert_eq!(answer["type"], 8, "{answer}");
+    answer["data"]["choices"]
+        .as_array()
+        .expect("choices")
+        .iter()
+        .filter_map(|c| c["value"].as_str().map(String::from))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_never_see_each_other_s_names_but_both_see_the_configuration_s() {
+    let mut bot = start(false).await;
+    // Server 5000 watches a brand of its own; server 5001 does not.
+    bot.interact(watch_add(3040, "Brasserie Secrète")).await;
+    bot.test.app.rewatch();
+
+    // Suggestions while typing: the owner sees its name, the other server does not.
+    let mine = suggested(&bot, 3041, GUILD, "bras").await;
+    assert_eq!(mine, ["Brasserie Secrète"]);
+    let theirs = suggested(&bot, 3042, "5001", "bras").await;
+    assert!(theirs.is_empty(), "{theirs:?}");
+
+    // /buzz: the other server is answered as for a name nobody watches.
+    let buzz = |id: u64, guild: &str, name: &str| {
+        in_guild(
+            interaction(id, "buzz", json!([opt("name", name)]), MEMBER),
+            guild,
+        )
+    };
+    let refused = bot.interact(buzz(3043, "5001", "Brasserie Secrète")).await;
+    let text = refused["data"]["content"].as_str().unwrap_or_default();
+    assert!(text.contains("n'est pas un nom surveillé"), "{refused}");
+    assert!(!text.contains("noms surveillés : Brasserie"), "{refused}");
+
+    // Both read a name the configuration watches for everyone.
+    let config_names: Vec<String> = bot.config.entities.iter().map(|e| e.name.clone()).collect();
+    assert_eq!(config_names, ["SNCF"]);
+    for (id, guild) in [(3044, GUILD), (3045, "5001")] {
+        let answer = bot.interact(buzz(id, guild, "SNCF")).await;
+        assert!(
+            answer["data"]["embeds"][0]["title"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("SNCF")),
+            "{answer}"
+        );
+    }
     bot.stop().await;
 }
