@@ -299,16 +299,22 @@ fn main() {
     drop(child.stdin.take());
     let _ = child.wait();
 
-    // Streams: the same posts from Jetstream and from Mastodon, into a store.
+    // Streams: the same posts from Jetstream and from Mastodon, into a store, a second apart
+    // (as a live stream: the store's seen blocks are a minute each).
     let n = if full() { 100_000 } else { 300 };
     let texts = corpus::posts(n, &names);
+    let at = |i: usize| {
+        (chrono::DateTime::<chrono::Utc>::from_timestamp(1_748_937_600, 0).expect("a time")
+            + chrono::Duration::seconds(i as i64))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
     let jet: Vec<String> = texts
         .iter()
         .enumerate()
         .map(|(i, t)| {
             serde_json::json!({"did": "did:plc:a", "time_us": 1_000_000 + i as i64, "kind": "commit",
                 "commit": {"rev": "r", "operation": "create", "collection": "app.bsky.feed.post", "rkey": format!("k{i}"),
-                "record": {"$type": "app.bsky.feed.post", "createdAt": "2025-06-03T08:00:00.000Z", "langs": ["fr"], "text": t}}})
+                "record": {"$type": "app.bsky.feed.post", "createdAt": at(i), "langs": ["fr"], "text": t}}})
             .to_string()
         })
         .collect();
@@ -317,7 +323,7 @@ fn main() {
         .enumerate()
         .map(|(i, t)| {
             let status = serde_json::json!({"id": (100_000 + i).to_string(), "uri": format!("https://piaille.fr/users/a/statuses/{i}"),
-                "url": format!("https://piaille.fr/@a/{i}"), "created_at": "2025-06-03T08:00:00.000Z",
+                "url": format!("https://piaille.fr/@a/{i}"), "created_at": at(i),
                 "content": format!("<p>{t}</p>"), "spoiler_text": "", "language": "fr", "account": {"acct": "a"},
                 "reblog": null, "favourites_count": 0, "reblogs_count": 0, "replies_count": 0});
             serde_json::json!({"stream": ["public"], "event": "update", "payload": status.to_string()}).to_string()
