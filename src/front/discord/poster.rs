@@ -3,7 +3,7 @@
 //!
 //! A channel Discord refuses (missing access or permissions, an unknown channel) is marked
 //! in the store: what is owed there stays in the outbox, `/alerts status` and `/status` say
-//! so, and the channel is tried again every [`RETRY_REFUSED`] or as soon as the server
+//! so, and the channel is tried again every ten minutes or as soon as the server
 //! chooses it again; an alert goes to the server's alert channel as it is when it is sent.
 
 use std::collections::HashSet;
