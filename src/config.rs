@@ -118,8 +118,10 @@ pub struct AlertsConfig {
     pub min_critical: u32,
     /// After a close, no new alert for the same name this long, unless criticism doubles.
     pub cooldown_minutes: u32,
-    /// An alert closes after this long back near the baseline.
+    /// An alert closes after this long with its critical count and share back near usual.
     pub calm_minutes: u32,
+    /// A name alerting again this soon after a close continues the same alert (« reprise »).
+    pub reopen_hours: u32,
     /// A file receiving every alert event as one JSON line (none when empty).
     pub jsonl: Option<PathBuf>,
     /// Where the console writes the alerts' charts.
@@ -148,6 +150,7 @@ impl Default for AlertsConfig {
             min_critical: 10,
             cooldown_minutes: 60,
             calm_minutes: 60,
+            reopen_hours: 12,
             jsonl: None,
             charts_dir: PathBuf::from("data/charts"),
             entities: Default::default(),

@@ -14,7 +14,10 @@
 //!    barely raises the baseline.
 //! 3. **Prior.** A day of pseudo-history at the field figure (1 mention in 3 critical) of
 //!    the name's own mention level: the critical rate is `(s0·Lm·24 + Σc) / (24 + E)`, a
-//!    Gamma posterior whose shape gives the negative-binomial predictive of a window.
+//!    Gamma posterior whose shape gives the negative-binomial predictive of a window. Until
+//!    a name has a day of its own mentions, its usual share is the field figure, and its
+//!    rhythm is that of every post read (step 1 with `N` near 0): a new name's first
+//!    night is expected to be quiet, and its first hours, maybe its crisis, are not usual.
 //! 4. **Overdispersion.** The shape is also capped by the day-to-day dispersion of the
 //!    name's critical counts (method of moments, within 2 to 200; 10 until a week of
 //!    history), so a name whose criticism varies a lot from day to day needs more to alert,
@@ -81,6 +84,8 @@ pub struct Baseline {
     /// Days of history seen at each hour of the day (UTC), up to 7: how well the rhythm of
     /// that hour is known.
     pub seen_days: [u8; 24],
+    /// Less than a day of the name's own mentions: its share is the field's figure.
+    pub young: bool,
 }
 
 impl Baseline {
@@ -225,7 +230,18 @@ pub fn fit(obs: &[HourObs], global: &[f64], p: &FitParams) -> Baseline {
     };
     let a0 = p.prior_share * mentions_rate * p.prior_hours;
     let critical_rate = (a0 + sum_c) / (p.prior_hours + exposure);
-    let share = (p.prior_share * 30.0 + sum_c) / (30.0 + sum_m);
+    // Until a name has a day of its own history, its share is the field figure: a new
+    // name's first hours may be its crisis, which is not its usual.
+    let first = obs.iter().find(|o| o.mentions > 0).map(|o| o.hour);
+    let young = match (first, obs.last()) {
+        (Some(first), Some(last)) => last.hour - first < 23,
+        _ => true,
+    };
+    let share = if young {
+        p.prior_share
+    } else {
+        (p.prior_share * 30.0 + sum_c) / (30.0 + sum_m)
+    };
     // Day-to-day overdispersion of the capped critical counts: var = μ + μ²/r.
     let mut per_day: std::collections::BTreeMap<i64, (f64, f64)> = Default::default();
     for o in obs {
@@ -253,6 +269,7 @@ pub fn fit(obs: &[HourObs], global: &[f64], p: &FitParams) -> Baseline {
         seen_days[h] = seen_days[h].saturating_add(1).min(7);
     }
     Baseline {
+        young,
         seen_days,
         profile: prof,
         mentions_rate,

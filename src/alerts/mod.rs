@@ -34,6 +34,8 @@ pub enum EventKind {
     Escalate,
     /// Back near the baseline: « retour au calme ».
     Close,
+    /// Criticism spiked again soon after a close: the same alert goes on (« reprise »).
+    Resume,
 }
 
 impl EventKind {
@@ -43,6 +45,7 @@ impl EventKind {
             EventKind::Open => "open",
             EventKind::Escalate => "escalate",
             EventKind::Close => "close",
+            EventKind::Resume => "resume",
         }
     }
 }
@@ -76,6 +79,10 @@ pub struct AlertEvent {
     pub ratio: f64,
     /// The chance of as many critical posts or more under the baseline.
     pub p_value: f64,
+    /// The change-point statistic that opened or resumed the alert (its log-likelihood
+    /// ratio), compared with each sensitivity's threshold; none for other events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
     /// The cues most found in the window's critical posts.
     pub top_cues: Vec<String>,
     /// The most visible critical posts of the window (by engagement).

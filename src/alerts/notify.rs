@@ -140,17 +140,25 @@ pub fn message(out: &Outgoing, tz: chrono_tz::Tz, lang: Lang) -> String {
     );
     let minutes = duration((e.window_end - e.window_start).num_seconds());
     let mut s = match (e.event, lang) {
-        (EventKind::Open, Lang::Fr) | (EventKind::Escalate, Lang::Fr) => format!(
+        (EventKind::Open | EventKind::Escalate | EventKind::Resume, Lang::Fr) => format!(
             "{} {} · {} — {} posts critiques en {} ({}), {}× la normale ({:.1} attendus) ; {} de critiques contre {} d'habitude ({} mentions).",
-            if e.event == EventKind::Open { "🔴" } else { "🟠" },
-            if e.event == EventKind::Open { "Bad buzz" } else { "Le bad buzz s'amplifie" },
+            if e.event == EventKind::Escalate { "🟠" } else { "🔴" },
+            match e.event {
+                EventKind::Escalate => "Le bad buzz s'amplifie",
+                EventKind::Resume => "Reprise du bad buzz",
+                _ => "Bad buzz",
+            },
             e.entity, e.critical, minutes, span, fr_number(e.ratio), e.baseline_critical,
             percent(e.share), percent(e.baseline_share), e.mentions
         ),
-        (EventKind::Open, Lang::En) | (EventKind::Escalate, Lang::En) => format!(
+        (EventKind::Open | EventKind::Escalate | EventKind::Resume, Lang::En) => format!(
             "{} {} · {} — {} critical posts in {} ({}), {}× the usual ({:.1} expected); {} critical against {} usually ({} mentions).",
-            if e.event == EventKind::Open { "🔴" } else { "🟠" },
-            if e.event == EventKind::Open { "Bad buzz" } else { "The bad buzz is growing" },
+            if e.event == EventKind::Escalate { "🟠" } else { "🔴" },
+            match e.event {
+                EventKind::Escalate => "The bad buzz is growing",
+                EventKind::Resume => "The bad buzz is back",
+                _ => "Bad buzz",
+            },
             e.entity, e.critical, minutes, span, e.ratio, e.baseline_critical,
             percent(e.share), percent(e.baseline_share), e.mentions
         ),

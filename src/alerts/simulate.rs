@@ -531,10 +531,10 @@ pub fn weighted_median(mut law: Vec<(f64, f64)>) -> f64 {
     f64::NAN
 }
 
-/// Matches alert opens with the truth. An open counts for a burst when it comes between the
-/// burst's start and its end plus `grace`; an alert already open at the start (the stream
-/// ran hot) counts with delay 0. `alpha` is the oracle's false-alert probability per window
-/// (see [`oracle_power`]).
+/// Matches alert opens and « reprises » with the truth. One counts for a burst when it comes
+/// between the burst's start and its end plus `grace` (an alert still open from before does
+/// not count: the team heard nothing new). `alpha` is the oracle's false-alert probability
+/// per window (see [`oracle_power`]).
 pub fn evaluate(
     truth: &[Truth],
     events: &[AlertEvent],
@@ -545,7 +545,7 @@ pub fn evaluate(
 ) -> EvalReport {
     let opens: Vec<&AlertEvent> = events
         .iter()
-        .filter(|e| e.event == EventKind::Open)
+        .filter(|e| matches!(e.event, EventKind::Open | EventKind::Resume))
         .collect();
     let mut used = vec![false; opens.len()];
     let mut rows: Vec<FactorRow> = Vec::new();

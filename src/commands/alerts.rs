@@ -252,13 +252,20 @@ impl Notifier for ServerAlerts {
             let received = self.store.owed(&open)?;
             let marker = match e.event {
                 EventKind::Open if self.settings.passes(level, e) => open,
-                EventKind::Escalate if !received && self.settings.passes(level, e) => open,
+                EventKind::Escalate | EventKind::Resume
+                    if !received && self.settings.passes(level, e) =>
+                {
+                    open
+                }
+                EventKind::Resume if received => {
+                    format!("alert/{guild}/{}/resume/{}", e.alert_id, e.at.timestamp()).into_bytes()
+                }
                 EventKind::Escalate if received => {
                     format!("alert/{guild}/{}/escalate/{}", e.alert_id, e.at.timestamp())
                         .into_bytes()
                 }
                 EventKind::Close if received => {
-                    format!("alert/{guild}/{}/close", e.alert_id).into_bytes()
+                    format!("alert/{guild}/{}/close/{}", e.alert_id, e.at.timestamp()).into_bytes()
                 }
                 _ => continue,
             };

@@ -256,6 +256,7 @@ pub fn alert_out(text: &str) -> Outgoing {
             baseline_share: 0.33,
             ratio: 8.0,
             p_value: 1e-12,
+            score: Some(50.0),
             top_cues: vec!["annule".into()],
             posts: vec![AlertPost {
                 url: Some("https://x.com/a/status/1".into()),

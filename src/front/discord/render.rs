@@ -130,7 +130,7 @@ pub fn message(p: &BotPost, tz: chrono_tz::Tz) -> anyhow::Result<CreateMessage> 
             let title = lines.next().unwrap_or_default().to_string();
             let body = lines.next().unwrap_or_default().to_string();
             let tone = match e.event {
-                EventKind::Open => Tone::Bad,
+                EventKind::Open | EventKind::Resume => Tone::Bad,
                 EventKind::Escalate => Tone::Warn,
                 EventKind::Close => Tone::Good,
             };
