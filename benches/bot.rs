@@ -19,15 +19,28 @@ use veille::model::{EntityKind, EntitySpec};
 use veille::store::servers::ServerSettings;
 use veille::store::Store;
 
-const SERVERS: u64 = 100;
 const NAMES_PER_SERVER: u64 = 10;
+
+fn full() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
 /// Runs per figure under `cargo bench`; `cargo test --all-targets` runs this file once as a
-/// smoke test (no `--bench` argument), with one run each.
+/// smoke test (no `--bench` argument), with one run each and ten servers.
 fn runs() -> usize {
-    if std::env::args().any(|a| a == "--bench") {
+    if full() {
         30
     } else {
         1
+    }
+}
+
+/// Servers, each watching [`NAMES_PER_SERVER`] names.
+fn servers() -> u64 {
+    if full() {
+        100
+    } else {
+        10
     }
 }
 
@@ -83,7 +96,7 @@ async fn run() {
     let rss_start = rss_mib();
     let dir = tempfile::tempdir().expect("temp dir");
     let log = Log::default();
-    let guilds: Vec<Value> = (1..=SERVERS)
+    let guilds: Vec<Value> = (1..=servers())
         .map(|g| json!({"id": (5000 + g).to_string(), "unavailable": true}))
         .collect();
     let (gw_url, events, _) = gateway(json!(guilds)).await;
@@ -94,7 +107,7 @@ async fn run() {
     config.sources.bluesky.jetstream = false;
     config.alerts.charts_dir = dir.path().join("charts");
     let store = Store::open(&config.store.path).expect("store");
-    for g in 1..=SERVERS {
+    for g in 1..=servers() {
         let guild = 5000 + g;
         for k in 0..NAMES_PER_SERVER {
             let n = g * NAMES_PER_SERVER + k;
@@ -152,7 +165,8 @@ async fn run() {
     ];
     let mut id = 100_000u64;
     println!(
-        "Discord bot against the fake Discord on 127.0.0.1 ({SERVERS} servers, {names} watched names, {} runs each)",
+        "Discord bot against the fake Discord on 127.0.0.1 ({} servers, {names} watched names, {} runs each)",
+        servers(),
         runs()
     );
     println!(
