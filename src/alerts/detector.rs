@@ -75,6 +75,8 @@ const CALM_SHARE_PRIOR: f64 = 5.0;
 /// The hours of neutral mentions that set a slot's expectation for the change-point
 /// statistic: a busy day raises it, and a bad buzz does not add neutral mentions.
 const CONTEXT_SECS: i64 = 3 * 3600;
+/// The same in slots.
+const CONTEXT_SLOTS: i64 = CONTEXT_SECS / SLOT_SECS;
 /// Hours of slots kept in memory: the chart's 48 hours and the longest window.
 const RECENT_HOURS: i64 = 50;
 /// How far behind the wall clock a stream may be for clock ticks to move it.
@@ -210,7 +212,7 @@ pub fn nb_llr(x: u64, mean: f64, r: f64, shift: f64) -> f64 {
 
 /// Page's CUSUM of one name over completed slots (in memory: it is read again from the
 /// stored slots after a restart).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 struct Cusum {
     /// The last completed slot folded in.
     slot: i64,
@@ -218,6 +220,8 @@ struct Cusum {
     score: f64,
     /// The first slot of the current run (the estimated change point).
     start: i64,
+    /// Neutral mentions and exposure of the last [`CONTEXT_SLOTS`] completed slots.
+    context: std::collections::VecDeque<(u64, f64)>,
 }
 
 /// One name's alert state, as stored (`last_level` is the excess at the close).
@@ -297,6 +301,10 @@ pub struct Detector {
     states: BTreeMap<String, AlertState>,
     fits: HashMap<String, (i64, Baseline)>,
     global: Option<(i64, Vec<f64>)>,
+    /// The hours the baselines of the current hour fit on, and their hour of the week.
+    covered: Vec<(i64, usize)>,
+    /// Each name's counts in those hours.
+    by_name: HashMap<String, Vec<(i64, u64, u64)>>,
     how: HashMap<i64, usize>,
     cusums: HashMap<String, Cusum>,
 }
@@ -315,6 +323,8 @@ impl Detector {
             states,
             fits: HashMap::new(),
             global: None,
+            covered: Vec::new(),
+            by_name: HashMap::new(),
             how: HashMap::new(),
             cusums: HashMap::new(),
         })
@@ -476,33 +486,25 @@ impl Detector {
                 return b.clone();
             }
         }
-        // History stops two hours back: a burst under way is not its own baseline.
-        let (from, to) = (now_h - self.settings.history_hours, now_h - 1);
-        let covered: Vec<(i64, u64, u64, u64)> = self
-            .hours
-            .range(from..to)
-            .filter_map(|(h, scopes)| {
-                let all = scopes.get(ALL_POSTS)?.posts;
-                (all > 0).then(|| {
-                    let e = scopes.get(entity).copied().unwrap_or_default();
-                    (*h, all, e.posts, e.critical)
-                })
-            })
-            .collect();
         if self.global.as_ref().is_none_or(|(h, _)| *h != now_h) {
-            let obs: Vec<(usize, f64)> = covered
-                .iter()
-                .map(|(h, all, _, _)| (self.hour_of_week(*h), *all as f64))
-                .collect();
-            self.global = Some((now_h, baseline::profile(obs)));
+            self.read_history(now_h);
         }
+        // Every covered hour, with the name's counts where it had any (both in order).
+        let (covered, names) = (&self.covered, &self.by_name);
+        let mut own = names.get(entity).map(|v| v.iter().peekable());
         let obs: Vec<HourObs> = covered
             .iter()
-            .map(|&(hour, _, mentions, critical)| HourObs {
-                hour,
-                how: self.hour_of_week(hour),
-                mentions,
-                critical,
+            .map(|&(hour, how)| {
+                let (mentions, critical) = own
+                    .as_mut()
+                    .and_then(|it| it.next_if(|(h, _, _)| *h == hour))
+                    .map_or((0, 0), |&(_, m, c)| (m, c));
+                HourObs {
+                    hour,
+                    how,
+                    mentions,
+                    critical,
+                }
             })
             .collect();
         let global = &self.global.as_ref().expect("just set").1;
@@ -511,28 +513,100 @@ impl Detector {
         b
     }
 
+    /// Reads the history the baselines of hour `now_h` fit on, once for every name: the
+    /// hours the sources covered (any post read), each name's counts in them, and the rhythm
+    /// of every post. History stops two hours back: a burst under way is not its own baseline.
+    fn read_history(&mut self, now_h: i64) {
+        let (from, to) = (now_h - self.settings.history_hours, now_h - 1);
+        let mut covered = Vec::new();
+        let mut by_name: HashMap<String, Vec<(i64, u64, u64)>> = HashMap::new();
+        let hours: Vec<(i64, u64)> = self
+            .hours
+            .range(from..to)
+            .filter_map(|(h, scopes)| Some((*h, scopes.get(ALL_POSTS)?.posts)))
+            .filter(|(_, all)| *all > 0)
+            .collect();
+        let mut all = Vec::with_capacity(hours.len());
+        for (h, posts) in hours {
+            let how = self.hour_of_week(h);
+            covered.push((h, how));
+            all.push((how, posts as f64));
+            for (name, c) in self.hours.get(&h).into_iter().flatten() {
+                if name == ALL_POSTS {
+                    continue;
+                }
+                match by_name.get_mut(name.as_str()) {
+                    Some(v) => v.push((h, c.posts, c.critical)),
+                    None => {
+                        by_name.insert(name.clone(), vec![(h, c.posts, c.critical)]);
+                    }
+                }
+            }
+        }
+        self.global = Some((now_h, baseline::profile(all)));
+        self.covered = covered;
+        self.by_name = by_name;
+    }
+
     /// Counts and expectation of `entity` in `[start, end)`.
     fn window(&mut self, entity: &str, base: &Baseline, start: i64, end: i64) -> Window {
         let (mut mentions, mut critical, mut exposure) = (0u64, 0u64, 0.0);
         let mut slot = start.div_euclid(SLOT_SECS);
         while slot * SLOT_SECS < end {
-            let s0 = slot * SLOT_SECS;
-            let overlap = (end.min(s0 + SLOT_SECS) - start.max(s0)).max(0) as f64;
-            if let Some(c) = self.slots.get(&slot).and_then(|m| m.get(entity)) {
-                mentions += u64::from(c.posts);
-                critical += u64::from(c.critical);
-            }
-            let how = self.hour_of_week(s0.div_euclid(3600));
-            exposure += base.profile[how] * overlap / 3600.0;
+            let (m, c, e) = self.slot_counts(entity, base, slot, start, end);
+            mentions += m;
+            critical += c;
+            exposure += e;
             slot += 1;
         }
+        let (mean, shape) = self.expectation(base, start, mentions - critical, exposure);
+        Window {
+            start,
+            end,
+            mentions,
+            critical,
+            expected_mentions: base.mentions_rate * exposure,
+            expected_critical: mean,
+            shape,
+            exposure,
+            share: if mentions > 0 {
+                critical as f64 / mentions as f64
+            } else {
+                0.0
+            },
+        }
+    }
+
+    /// Mentions, critical posts and exposure of `slot`, the part of it within `[start, end)`.
+    fn slot_counts(
+        &mut self,
+        entity: &str,
+        base: &Baseline,
+        slot: i64,
+        start: i64,
+        end: i64,
+    ) -> (u64, u64, f64) {
+        let s0 = slot * SLOT_SECS;
+        let overlap = (end.min(s0 + SLOT_SECS) - start.max(s0)).max(0) as f64;
+        let (m, c) = self
+            .slots
+            .get(&slot)
+            .and_then(|m| m.get(entity))
+            .map_or((0, 0), |c| (u64::from(c.posts), u64::from(c.critical)));
+        let how = self.hour_of_week(s0.div_euclid(3600));
+        (m, c, base.profile[how] * overlap / 3600.0)
+    }
+
+    /// The expected critical posts of a window starting at `start` with `neutral` neutral
+    /// mentions and `exposure`, and the shape of their negative binomial.
+    fn expectation(&self, base: &Baseline, start: i64, neutral: u64, exposure: f64) -> (f64, f64) {
         // The window's critical rate: Gamma from the baseline (its mean, its shape), updated
         // by the window's neutral mentions, which a bad buzz does not add to: a busy day
         // raises the expectation, criticism alone does not. With no history the prior is
         // flat and the test is one of the critical share against the usual share.
         let hist_mean = base.critical_rate * exposure;
         let s = base.share.clamp(0.01, 0.99);
-        let neutral = mentions.saturating_sub(critical) as f64;
+        let neutral = neutral as f64;
         // The prior is as firm as the rhythm of these hours is known: an hour of the day
         // never seen yet (a name's first morning) leans on the window's own mentions.
         let seen = f64::from(base.seen_days[start.div_euclid(3600).rem_euclid(24) as usize]);
@@ -552,22 +626,7 @@ impl Detector {
         } else {
             shape.min(self.settings.fit.default_shape)
         };
-        let m = mentions as f64;
-        Window {
-            start,
-            end,
-            mentions,
-            critical,
-            expected_mentions: base.mentions_rate * exposure,
-            expected_critical: mean,
-            shape: shape.min(self.settings.fit.max_shape),
-            exposure,
-            share: if mentions > 0 {
-                critical as f64 / m
-            } else {
-                0.0
-            },
-        }
+        (mean, shape.min(self.settings.fit.max_shape))
     }
 
     /// The window of `slots` slots ending now (the last one partly elapsed).
@@ -582,18 +641,33 @@ impl Detector {
     /// expectation. No run reaches back before `floor` (the last close).
     fn cusum(&mut self, entity: &str, base: &Baseline, floor: i64) -> (f64, i64) {
         let done = self.now.div_euclid(SLOT_SECS) - 1;
-        let first = (done - FOLD_SLOTS)
-            .max(floor.div_euclid(SLOT_SECS) + i64::from(floor.rem_euclid(SLOT_SECS) != 0));
-        let mut c = match self.cusums.get(entity) {
-            Some(c) if c.slot >= first - 1 && c.start >= first => *c,
-            _ => Cusum {
-                slot: first - 1,
-                score: 0.0,
-                start: first,
-            },
+        let floor = floor.div_euclid(SLOT_SECS) + i64::from(floor.rem_euclid(SLOT_SECS) != 0);
+        let first = (done - FOLD_SLOTS).max(floor);
+        let mut c = match self.cusums.remove(entity) {
+            // Folded up to a day ago at most, and no run from before the floor.
+            Some(c) if c.slot >= first - 1 && c.start >= floor => c,
+            _ => {
+                let context = (first - CONTEXT_SLOTS..first)
+                    .map(|slot| {
+                        let (m, c, e) = self.slot_counts(entity, base, slot, i64::MIN, i64::MAX);
+                        (m - c, e)
+                    })
+                    .collect();
+                Cusum {
+                    slot: first - 1,
+                    score: 0.0,
+                    start: first,
+                    context,
+                }
+            }
         };
         for slot in c.slot + 1..=done {
-            c.score += self.step(entity, base, slot * SLOT_SECS, (slot + 1) * SLOT_SECS);
+            let (m, critical, e) = self.slot_counts(entity, base, slot, i64::MIN, i64::MAX);
+            c.context.push_back((m - critical, e));
+            while c.context.len() > CONTEXT_SLOTS as usize {
+                c.context.pop_front();
+            }
+            c.score += self.step(base, (slot + 1) * SLOT_SECS, critical, e, c.context.iter());
             if c.score <= 0.0 {
                 c.score = 0.0;
                 c.start = slot + 1;
@@ -601,30 +675,44 @@ impl Detector {
             c.slot = slot;
         }
         c.slot = c.slot.max(done);
-        self.cusums.insert(entity.to_string(), c);
         let partial = (done + 1) * SLOT_SECS;
-        if partial < self.now {
-            let now = c.score + self.step(entity, base, partial, self.now);
-            if now > 0.0 {
-                return (now, c.start * SLOT_SECS);
-            }
-            return (0.0, self.now);
+        let (score, start) = (c.score, c.start * SLOT_SECS);
+        let now = if partial < self.now {
+            let (m, critical, e) = self.slot_counts(entity, base, done + 1, partial, self.now);
+            let skip = c.context.len().saturating_sub(CONTEXT_SLOTS as usize - 1);
+            let last = (m - critical, e);
+            let context = c.context.iter().skip(skip).chain(std::iter::once(&last));
+            Some(score + self.step(base, self.now, critical, e, context))
+        } else {
+            None
+        };
+        self.cusums.insert(entity.to_string(), c);
+        match now {
+            Some(now) if now > 0.0 => (now, start),
+            Some(_) => (0.0, self.now),
+            None => (score, start),
         }
-        (c.score, c.start * SLOT_SECS)
     }
 
-    /// One step of the statistic: the critical posts of `[start, end)` against their
-    /// expectation, the window of [`CONTEXT_SECS`] ending there (its neutral mentions)
-    /// apportioned by the rhythm.
-    fn step(&mut self, entity: &str, base: &Baseline, start: i64, end: i64) -> f64 {
-        let w = self.window(entity, base, start, end);
-        let context = self.window(entity, base, end - CONTEXT_SECS, end);
-        let mean = if context.exposure > 0.0 {
-            context.expected_critical * w.exposure / context.exposure
+    /// One step of the statistic: `critical` posts over `exposure` ending at `end`, against
+    /// the expectation of the [`CONTEXT_SECS`] ending there (`context`: their slots' neutral
+    /// mentions and exposures) apportioned by the rhythm.
+    fn step<'a>(
+        &self,
+        base: &Baseline,
+        end: i64,
+        critical: u64,
+        exposure: f64,
+        context: impl Iterator<Item = &'a (u64, f64)>,
+    ) -> f64 {
+        let (neutral, total) = context.fold((0, 0.0), |(n, t), (m, e)| (n + m, t + e));
+        let (mean, shape) = self.expectation(base, end - CONTEXT_SECS, neutral, total);
+        let mean = if total > 0.0 {
+            mean * exposure / total
         } else {
-            w.expected_critical
+            mean
         };
-        nb_llr(w.critical, mean, context.shape, SHIFT)
+        nb_llr(critical, mean, shape, SHIFT)
     }
 
     fn evaluate(&mut self, entity: &str) -> anyhow::Result<Option<Outgoing>> {
