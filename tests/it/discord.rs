@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use wiremock::MockServer;
 
 use veille::alerts::notify::Notifier;
+use veille::alerts::EventKind;
 use veille::commands::alerts::ServerAlerts;
 use veille::commands::outbox::BotPost;
 use veille::commands::status::Status;
@@ -436,6 +437,28 @@ async fn an_alert_reaches_its_channel_once_with_its_chart_and_pings_nobody() {
             .contains("Encore un retard"),
         "{later_payload}"
     );
+
+    // That alert closes, resumes (« reprise », the same alert) and closes again: each
+    // event is a message of its own, the second close included.
+    let at = |o: &veille::alerts::Outgoing, kind, hours| {
+        let mut o = o.clone();
+        o.event.event = kind;
+        o.event.at += chrono::Duration::hours(hours);
+        o
+    };
+    for (kind, hours) in [
+        (EventKind::Close, 1),
+        (EventKind::Resume, 3),
+        (EventKind::Close, 5),
+    ] {
+        notifier.notify(&at(&later, kind, hours)).expect("queued");
+    }
+    let posts = wait_for(&bot.server, 6, is_channel_post).await;
+    assert_eq!(posts.len(), 6, "close, reprise, close");
+    let (resumed, png) = multipart(&posts[4]);
+    assert!(png, "a reprise has its chart");
+    let title = resumed["embeds"][0]["title"].as_str().unwrap_or_default();
+    assert!(title.contains("Reprise du bad buzz"), "{resumed}");
     bot.stop().await;
 }
 
