@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::file::Bad;
 use super::pipeline::{set_state, LiveSources, SourceState};
-use super::source::{self, SourceBatch};
+use super::source::{self, SourceBatch, StreamEnd};
 use crate::config::BlueskyConfig;
 use crate::http::Backoff;
 use crate::model::Post;
@@ -188,13 +188,7 @@ pub async fn run(
     // live status says why until it connects again.
     let mut failing = false;
     let trouble = |why: Option<String>| {
-        let state = match why {
-            Some(why) => SourceState::Failing {
-                why,
-                since: chrono::Utc::now(),
-            },
-            None => SourceState::Running,
-        };
+        let state = SourceState::failing_if(why);
         set_state(live.as_deref(), SOURCE_NAME, state);
     };
     loop {
@@ -212,8 +206,10 @@ pub async fn run(
                 failing = false;
                 trouble(None);
                 match read(ws, &mut last, &tx, &cancel).await {
-                    ReadEnd::Stopped => return Ok(()),
-                    ReadEnd::Dropped(why) => tracing::warn!(why, "Jetstream dropped; reconnecting"),
+                    StreamEnd::Stopped => return Ok(()),
+                    StreamEnd::Dropped(why) => {
+                        tracing::warn!(why, "Jetstream dropped; reconnecting")
+                    }
                 }
             }
             Ok(Err(e)) => {
@@ -240,17 +236,12 @@ pub async fn run(
     }
 }
 
-enum ReadEnd {
-    Stopped,
-    Dropped(String),
-}
-
 async fn read<S>(
     mut ws: S,
     last: &mut Option<i64>,
     tx: &source::Sender,
     cancel: &CancellationToken,
-) -> ReadEnd
+) -> StreamEnd
 where
     S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
@@ -263,11 +254,11 @@ where
         let msg = tokio::select! {
             _ = cancel.cancelled() => {
                 flush(&mut batch, *last, tx, cancel).await;
-                return ReadEnd::Stopped;
+                return StreamEnd::Stopped;
             }
             _ = tokio::time::sleep_until(deadline) => {
                 if !flush(&mut batch, *last, tx, cancel).await {
-                    return ReadEnd::Stopped;
+                    return StreamEnd::Stopped;
                 }
                 deadline = tokio::time::Instant::now() + BATCH_WAIT;
                 continue;
@@ -277,11 +268,11 @@ where
         let text = match msg {
             None => {
                 flush(&mut batch, *last, tx, cancel).await;
-                return ReadEnd::Dropped("closed".into());
+                return StreamEnd::Dropped("closed".into());
             }
             Some(Err(e)) => {
                 flush(&mut batch, *last, tx, cancel).await;
-                return ReadEnd::Dropped(e.to_string());
+                return StreamEnd::Dropped(e.to_string());
             }
             Some(Ok(Message::Text(t))) => t,
             Some(Ok(Message::Binary(b))) => String::from_utf8_lossy(&b).into_owned(),
@@ -297,7 +288,7 @@ where
             Frame::Bad(b) => batch.bad.push(b),
         }
         if batch.posts.len() >= BATCH_POSTS && !flush(&mut batch, *last, tx, cancel).await {
-            return ReadEnd::Stopped;
+            return StreamEnd::Stopped;
         }
     }
 }

@@ -270,10 +270,7 @@ impl Comments {
                 }
                 Err(CommentsError::Fatal(why)) => return Err(anyhow::anyhow!(why)),
                 Err(CommentsError::Transient(why)) => {
-                    let state = SourceState::Failing {
-                        why: why.clone(),
-                        since: Utc::now(),
-                    };
+                    let state = SourceState::failing(why.clone());
                     set_state(self.live.as_deref(), SOURCE_NAME, state);
                     if failing.as_deref() != Some(why.as_str()) {
                         tracing::warn!(error = %why, "the Instagram comments cannot be read now (logged once while it lasts)");

@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 use super::file::Bad;
 use super::html;
 use super::pipeline::{set_state, LiveSources, SourceState};
-use super::source::{self, SourceBatch};
+use super::source::{self, SourceBatch, StreamEnd};
 use crate::config::MastodonConfig;
 use crate::http::{self, Backoff, HttpError, Retry};
 use crate::model::{Post, PostMetrics};
@@ -339,14 +339,7 @@ pub async fn run(
         retry: Retry::default(),
     };
     let trouble = |why: Option<String>| {
-        let state = match why {
-            Some(why) => SourceState::Failing {
-                why,
-                since: Utc::now(),
-            },
-            None => SourceState::Running,
-        };
-        set_state(live.as_deref(), &name, state);
+        set_state(live.as_deref(), &name, SourceState::failing_if(why));
     };
     let mut last = cursor;
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(64));
@@ -410,8 +403,8 @@ pub async fn run(
                 failing = false;
                 trouble(None);
                 match read(ws, &base, &mut last, &mut remember, &tx, &cancel).await {
-                    End::Stopped => return Ok(()),
-                    End::Dropped(why) => {
+                    StreamEnd::Stopped => return Ok(()),
+                    StreamEnd::Dropped(why) => {
                         tracing::warn!(instance = %base, why, "the Mastodon stream dropped; reconnecting")
                     }
                 }
@@ -430,11 +423,6 @@ pub async fn run(
     }
 }
 
-enum End {
-    Stopped,
-    Dropped(String),
-}
-
 /// Reads the stream into batches until it drops or the source is cancelled.
 async fn read<S>(
     mut ws: S,
@@ -443,7 +431,7 @@ async fn read<S>(
     remember: &mut Remembered,
     tx: &source::Sender,
     cancel: &CancellationToken,
-) -> End
+) -> StreamEnd
 where
     S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
@@ -463,11 +451,11 @@ where
         let msg = tokio::select! {
             _ = cancel.cancelled() => {
                 let _ = source::send(tx, cancel, flush(&mut batch, last)).await;
-                return End::Stopped;
+                return StreamEnd::Stopped;
             }
             _ = tokio::time::sleep_until(deadline) => {
                 if !batch.is_empty() && !source::send(tx, cancel, flush(&mut batch, last)).await {
-                    return End::Stopped;
+                    return StreamEnd::Stopped;
                 }
                 deadline = tokio::time::Instant::now() + BATCH_WAIT;
                 continue;
@@ -481,7 +469,7 @@ where
                     _ => "closed".into(),
                 };
                 let _ = source::send(tx, cancel, flush(&mut batch, last)).await;
-                return End::Dropped(why);
+                return StreamEnd::Dropped(why);
             }
             Some(Ok(Message::Text(t))) => t,
             Some(Ok(Message::Binary(b))) => String::from_utf8_lossy(&b).into_owned(),
@@ -508,7 +496,7 @@ where
         if batch.posts.len() >= BATCH_POSTS
             && !source::send(tx, cancel, flush(&mut batch, last)).await
         {
-            return End::Stopped;
+            return StreamEnd::Stopped;
         }
     }
 }

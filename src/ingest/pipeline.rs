@@ -93,6 +93,22 @@ pub enum SourceState {
     },
 }
 
+impl SourceState {
+    /// Running, or failing for `why` since now (a streak keeps its start, see
+    /// [`LiveSources::set`]).
+    pub fn failing_if(why: Option<String>) -> SourceState {
+        why.map_or(SourceState::Running, SourceState::failing)
+    }
+
+    /// Failing for `why` since now.
+    pub fn failing(why: String) -> SourceState {
+        SourceState::Failing {
+            why,
+            since: chrono::Utc::now(),
+        }
+    }
+}
+
 impl LiveSources {
     /// Says how `source` stands; a failure keeps the time its streak began.
     pub fn set(&mut self, source: &str, state: SourceState) {

@@ -59,6 +59,14 @@ pub async fn sleep(cancel: &CancellationToken, d: Duration) -> bool {
     }
 }
 
+/// How reading a stream ended.
+pub enum StreamEnd {
+    /// The source was cancelled.
+    Stopped,
+    /// The connection dropped, and why.
+    Dropped(String),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

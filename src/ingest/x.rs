@@ -421,13 +421,7 @@ impl Search {
                 *since = Some(n);
             }
         }
-        let state = match failed {
-            Some(why) => SourceState::Failing {
-                why,
-                since: chrono::Utc::now(),
-            },
-            None => SourceState::Running,
-        };
+        let state = SourceState::failing_if(failed);
         set_state(live.as_deref(), SEARCH_NAME, state);
         Ok(())
     }
@@ -678,11 +672,11 @@ impl Stream {
                 Err(e @ HttpError::Auth { .. }) => return Err(e),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot connect to the X stream; backing off");
-                    let failing = SourceState::Failing {
-                        why: e.to_string(),
-                        since: chrono::Utc::now(),
-                    };
-                    set_state(self.live.as_deref(), STREAM_NAME, failing);
+                    set_state(
+                        self.live.as_deref(),
+                        STREAM_NAME,
+                        SourceState::failing(e.to_string()),
+                    );
                 }
             }
             if !source::sleep(&cancel, backoff.next_wait()).await {

@@ -53,6 +53,16 @@ pub fn commit(did: &str, rkey: &str, time_us: i64, text: &str) -> String {
 /// A Jetstream fake that keeps each connection open after its frames; it records the URLs
 /// asked.
 pub async fn jetstream_open(frames: Vec<String>) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    jetstream_fake(frames, false).await
+}
+
+/// A Jetstream fake: each connection gets the frames, then the socket closes. It records the
+/// URLs asked.
+pub async fn jetstream(frames: Vec<String>) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    jetstream_fake(frames, true).await
+}
+
+async fn jetstream_fake(frames: Vec<String>, close: bool) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let urls = Arc::new(Mutex::new(Vec::new()));
@@ -74,39 +84,9 @@ pub async fn jetstream_open(frames: Vec<String>) -> (SocketAddr, Arc<Mutex<Vec<S
                         return;
                     }
                 }
-                while ws.next().await.is_some() {}
-            });
-        }
-    });
-    (addr, urls)
-}
-
-/// A Jetstream fake: each connection gets the frames, then the socket closes. It records the
-/// URLs asked.
-pub async fn jetstream(frames: Vec<String>) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let urls = Arc::new(Mutex::new(Vec::new()));
-    let seen = urls.clone();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let seen = seen.clone();
-            let frames = frames.clone();
-            tokio::spawn(async move {
-                let callback =
-                    |req: &tokio_tungstenite::tungstenite::handshake::server::Request, resp| {
-                        seen.lock().expect("lock").push(req.uri().to_string());
-                        Ok(resp)
-                    };
-                let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tcp, callback).await else {
-                    return;
-                };
-                for f in frames {
-                    if ws.send(Message::Text(f)).await.is_err() {
-                        return;
-                    }
+                if close {
+                    let _ = ws.close(None).await;
                 }
-                let _ = ws.close(None).await;
                 while ws.next().await.is_some() {}
             });
         }
