@@ -77,6 +77,8 @@ const CALM_SHARE_PRIOR: f64 = 5.0;
 const CONTEXT_SECS: i64 = 3 * 3600;
 /// The same in slots.
 const CONTEXT_SLOTS: i64 = CONTEXT_SECS / SLOT_SECS;
+/// Slots without a post that still count as read (an hour): a longer silence is a gap.
+const GAP_SLOTS: i64 = 12;
 /// Hours of slots kept in memory: the chart's 48 hours and the longest window.
 const RECENT_HOURS: i64 = 50;
 /// How far behind the wall clock a stream may be for clock ticks to move it.
@@ -588,13 +590,43 @@ impl Detector {
     ) -> (u64, u64, f64) {
         let s0 = slot * SLOT_SECS;
         let overlap = (end.min(s0 + SLOT_SECS) - start.max(s0)).max(0) as f64;
-        let (m, c) = self
-            .slots
-            .get(&slot)
+        let counts = self.slots.get(&slot);
+        let (m, c) = counts
             .and_then(|m| m.get(entity))
             .map_or((0, 0), |c| (u64::from(c.posts), u64::from(c.critical)));
+        if counts.is_none() && !self.covered(slot) {
+            return (m, c, 0.0);
+        }
         let how = self.hour_of_week(s0.div_euclid(3600));
         (m, c, base.profile[how] * overlap / 3600.0)
+    }
+
+    /// Whether the sources were reading during `slot`, which has no post: a quiet stretch
+    /// between two posts less than [`GAP_SLOTS`] apart (or since the last post, up to now).
+    /// A longer silence, or the time before the first post, is Veille stopped or not yet
+    /// started: no evidence of calm, so it weighs nothing in an expectation (or a restart
+    /// would read the hours it missed as a lull, and its first posts as a spike).
+    fn covered(&self, slot: i64) -> bool {
+        let Some((&before, _)) = self.slots.range(..slot).next_back() else {
+            return false;
+        };
+        let after = self
+            .slots
+            .range(slot..)
+            .next()
+            .map_or(self.now.div_euclid(SLOT_SECS), |(s, _)| *s);
+        after - before <= GAP_SLOTS
+    }
+
+    /// Whether `slot`, which has posts, is the first read after a gap (or ever): Veille
+    /// started during it, so its exposure overstates the time its posts cover. Its own
+    /// step compares its critical posts with its own neutral ones; later slots leave it out
+    /// of their context.
+    fn starts_reading(&self, slot: i64) -> bool {
+        self.slots
+            .range(slot - GAP_SLOTS..slot)
+            .next_back()
+            .is_none()
     }
 
     /// The expected critical posts of a window starting at `start` with `neutral` neutral
@@ -649,6 +681,9 @@ impl Detector {
             _ => {
                 let context = (first - CONTEXT_SLOTS..first)
                     .map(|slot| {
+                        if self.slots.contains_key(&slot) && self.starts_reading(slot) {
+                            return (0, 0.0);
+                        }
                         let (m, c, e) = self.slot_counts(entity, base, slot, i64::MIN, i64::MAX);
                         (m - c, e)
                     })
@@ -668,6 +703,9 @@ impl Detector {
                 c.context.pop_front();
             }
             c.score += self.step(base, (slot + 1) * SLOT_SECS, critical, e, c.context.iter());
+            if self.slots.contains_key(&slot) && self.starts_reading(slot) {
+                *c.context.back_mut().expect("just pushed") = (0, 0.0);
+            }
             if c.score <= 0.0 {
                 c.score = 0.0;
                 c.start = slot + 1;
@@ -1167,6 +1205,42 @@ mod tests {
         assert!(s.run(3 * 60, 30.0, 60.0).is_empty(), "first ordinary hours");
         let spike = s.run(30, 300.0, 60.0);
         assert_eq!(kinds(&spike), [EventKind::Open], "{spike:#?}");
+    }
+
+    /// The CUSUM of SNCF now.
+    fn score(s: &mut Stream) -> f64 {
+        let d = s.detector.as_mut().expect("detector");
+        let base = d.baseline("SNCF");
+        d.cusum("SNCF", &base, 0).0
+    }
+
+    #[test]
+    fn the_hours_before_the_first_post_are_no_evidence_of_calm() {
+        // A busy name's first minutes at its ordinary rates: Veille was not reading before,
+        // so they are not a spike above a quiet night; nor is the first slot, read only
+        // from its fourth minute, a lull.
+        let mut s = Stream::new();
+        s.t = START + 10 * 3600 + 4 * 60;
+        s.every = 1;
+        let mut highest = 0.0f64;
+        for _ in 0..12 {
+            assert!(s.run(1, 600.0, 1200.0).is_empty());
+            highest = highest.max(score(&mut s));
+        }
+        assert!(highest < 3.0, "{highest}");
+    }
+
+    #[test]
+    fn the_hours_veille_was_stopped_are_no_evidence_of_calm() {
+        let mut s = Stream::new();
+        s.every = 60;
+        assert!(s.run(3 * DAY + 10 * 60, 300.0, 600.0).is_empty());
+        s.t += 3 * 3600;
+        s.restart();
+        s.every = 1;
+        assert!(s.run(12, 300.0, 600.0).is_empty());
+        let score = score(&mut s);
+        assert!(score < 3.0, "{score}");
     }
 
     #[test]
