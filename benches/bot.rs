@@ -6,6 +6,8 @@
 
 #[path = "../tests/it/fake_discord.rs"]
 mod fake_discord;
+#[path = "support/measure.rs"]
+mod measure;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use fake_discord::*;
+use measure::{memory_of, ms, percentile};
 use veille::alerts::notify::Notifier;
 use veille::config::Config;
 use veille::model::{EntityKind, EntitySpec};
@@ -44,41 +47,6 @@ fn servers() -> u64 {
     }
 }
 
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kib| kib / 1024.0)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1}", d.as_secs_f64() * 1000.0)
-}
-
-/// Waits until the fake logged a request whose path satisfies `pred`, after `since`.
-async fn received(log: &Log, since: Instant, pred: impl Fn(&str) -> bool) -> Instant {
-    for _ in 0..20_000 {
-        if let Some(t) = log
-            .lock()
-            .expect("lock")
-            .iter()
-            .find(|(t, p)| *t >= since && pred(p))
-            .map(|(t, _)| *t)
-        {
-            return t;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    panic!("the fake Discord received nothing");
-}
-
 fn main() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("VEILLE_LOG"))
@@ -93,7 +61,7 @@ fn main() {
 }
 
 async fn run() {
-    let rss_start = rss_mib();
+    let rss_start = memory_of("self").0;
     let dir = tempfile::tempdir().expect("temp dir");
     let log = Log::default();
     let guilds: Vec<Value> = (1..=servers())
@@ -192,7 +160,9 @@ async fn run() {
             let t0 = Instant::now();
             events.send(ev).expect("push");
             let path = format!("/api/v10/interactions/{id}/tok{id}/callback");
-            let t = received(&log, t0, |p| p == path).await;
+            let t = received(&log, t0, |p| p == path, Duration::from_secs(20))
+                .await
+                .expect("an answer");
             took.push(t - t0);
         }
         // The answer is the command's, not an error.
@@ -223,7 +193,14 @@ async fn run() {
         out.event.alert_id = format!("Marque 0010@{i}");
         let t0 = Instant::now();
         notifier.notify(&out).expect("queued");
-        let t = received(&log, t0, |p| p == "/api/v10/channels/9001/messages").await;
+        let t = received(
+            &log,
+            t0,
+            |p| p == "/api/v10/channels/9001/messages",
+            Duration::from_secs(20),
+        )
+        .await
+        .expect("the alert");
         took.push(t - t0);
     }
     took.sort();
@@ -237,7 +214,7 @@ async fn run() {
     println!(
         "resident memory: {:.1} MiB at start, {:.1} MiB with the bot connected after {} commands and {} alerts",
         rss_start,
-        rss_mib(),
+        memory_of("self").0,
         commands.len() * runs(),
         runs()
     );

@@ -20,6 +20,9 @@ use veille::watch::{Scratch, Watcher};
 
 #[path = "support/corpus.rs"]
 mod corpus;
+#[path = "support/measure.rs"]
+mod measure;
+use measure::memory_of;
 
 fn full() -> bool {
     std::env::args().any(|a| a == "--bench")
@@ -41,19 +44,6 @@ fn rss(feed: usize, n: usize, texts: &[String]) -> String {
     }
     out.push_str("</channel></rss>");
     out
-}
-
-/// Resident memory now and at its peak, in MiB.
-fn memory() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib = |key: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(f64::NAN, |k| k / 1024.0)
-    };
-    (kib("VmRSS:"), kib("VmHWM:"))
 }
 
 /// CPU seconds this process used, user and system.
@@ -269,9 +259,9 @@ fn main() {
         (false, "the source alone (posts counted, not stored)"),
         (true, "into a store (every item new)"),
     ] {
-        let (before, _) = memory();
+        let (before, _) = memory_of("self");
         let (wall, cpu, posts) = poll(&rt, urls.clone(), &watcher, store_posts);
-        let (after, peak) = memory();
+        let (after, peak) = memory_of("self");
         println!("{feeds_n} feeds of 30 items polled once, {what}:");
         println!(
             "  wall {:.2} s, CPU {cpu:.2} s ({posts} items): {:.3} % of a core at a round every 15 min",
@@ -287,9 +277,9 @@ fn main() {
         ("/huge.xml", "an 11 MB feed (refused)"),
         ("/bomb.xml", "an entity bomb (refused)"),
     ] {
-        let (_, peak_before) = memory();
+        let (_, peak_before) = memory_of("self");
         let (_, _, n) = poll(&rt, vec![format!("{uri}{p}")], &watcher, true);
-        let (now, peak_after) = memory();
+        let (now, peak_after) = memory_of("self");
         println!(
             "{what:<26} items {n:>3}, resident {now:.1} MiB, peak {:.1} MiB (+{:.1})",
             peak_after,

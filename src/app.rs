@@ -171,6 +171,7 @@ impl App {
         let app = self.clone();
         self.tracker.spawn(async move { app.refits().await });
         self.spawn_monthly_collection(tokens);
+        self.tracker.spawn(give_back_memory(self.cancel.clone()));
     }
 
     /// Builds the context for the current names and corrections off the runtime, and swaps
@@ -465,6 +466,26 @@ impl Process for App {
 
     fn status(&self) -> Status {
         App::status(self)
+    }
+}
+
+/// Every minute, hands the memory freed since back to the system. glibc's allocator keeps
+/// what a busy stream's many short allocations freed, in every thread's arena, so the
+/// resident memory of a bot reading 2,000 posts a second would otherwise climb for hours
+/// (`cargo bench --bench load`).
+async fn give_back_memory(cancel: CancellationToken) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only returns free memory of glibc's heaps to the system.
+        unsafe {
+            libc::malloc_trim(0);
+        }
     }
 }
 

@@ -19,7 +19,7 @@ pub mod source;
 pub mod x;
 pub mod xwire;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::model::{Label, Post};
 use crate::store::{dedup_hash, Counts, IngestBatch, Store, StoredPost, ALL_POSTS, SLOT_SECS};
@@ -63,6 +63,9 @@ fn count(map: &mut BTreeMap<(String, String), u64>, source: &str, kind: &str) ->
 
 /// Minutes of seen hashes kept in memory before the cache is emptied.
 const SEEN_CACHE_MINUTES: usize = 4096;
+/// Seen hashes kept in memory before the cache is emptied (about 5 MB): a stream of 2,000
+/// posts a second fills it in about two minutes.
+const SEEN_CACHE_HASHES: usize = 1 << 18;
 
 /// Writes batches on a thread of its own, so that classifying the next batch and writing
 /// this one overlap; the bounded channel holds the classifier back when the store lags.
@@ -130,8 +133,10 @@ pub struct Ingestor<'a> {
     batch: IngestBatch,
     /// Seen hashes by creation minute, loaded from the store on first use.
     seen: HashMap<i64, HashSet<u64>>,
-    /// Minutes this batch added to.
-    dirty: BTreeSet<i64>,
+    /// The hashes this batch saw first, by minute.
+    fresh: BTreeMap<i64, Vec<u64>>,
+    /// Hashes in `seen`.
+    seen_len: usize,
     now: i64,
     /// Where commits are published, and what the current batch adds.
     events: Option<Events>,
@@ -178,7 +183,8 @@ impl<'a> Ingestor<'a> {
             scratch: Scratch::default(),
             batch: IngestBatch::default(),
             seen: HashMap::new(),
-            dirty: BTreeSet::new(),
+            fresh: BTreeMap::new(),
+            seen_len: 0,
             now: chrono::Utc::now().timestamp(),
             events: None,
             pending: HashMap::new(),
@@ -202,6 +208,7 @@ impl<'a> Ingestor<'a> {
         let hash = dedup_hash(&key);
         if !self.seen.contains_key(&minute) {
             let block = self.store.seen_block(minute)?;
+            self.seen_len += block.len();
             self.seen.insert(minute, block.into_iter().collect());
         }
         let block = self.seen.get_mut(&minute).expect("just loaded");
@@ -209,7 +216,8 @@ impl<'a> Ingestor<'a> {
             self.stats.duplicates += 1;
             return Ok(());
         }
-        self.dirty.insert(minute);
+        self.seen_len += 1;
+        self.fresh.entry(minute).or_default().push(hash);
         if post.platform == feeds::PLATFORM {
             self.batch
                 .first_seen
@@ -383,19 +391,7 @@ impl<'a> Ingestor<'a> {
     /// [`Ingestor::finish`] (or [`Ingestor::sync`]) returned.
     pub fn commit(&mut self, cursor: Option<(String, String)>) -> anyhow::Result<()> {
         self.batch.cursor = cursor;
-        self.batch.seen_blocks = self
-            .dirty
-            .iter()
-            .map(|m| {
-                let mut v: Vec<u64> = self
-                    .seen
-                    .get(m)
-                    .map(|s| s.iter().copied().collect())
-                    .unwrap_or_default();
-                v.sort_unstable();
-                (*m, v)
-            })
-            .collect();
+        self.batch.seen_blocks = std::mem::take(&mut self.fresh).into_iter().collect();
         let batch = std::mem::take(&mut self.batch);
         let publish = self.events.clone().map(|events| {
             let mut buckets: Vec<BucketCounts> = self
@@ -421,13 +417,14 @@ impl<'a> Ingestor<'a> {
             )
         });
         self.send(ToWriter::Batch(Box::new(batch), publish))?;
-        self.dirty.clear();
-        // A bounded cache: a long replay moves on through time. The seen blocks of batches
-        // still on their way to the writer are not in the store yet: wait for them before
-        // forgetting, or a post of those minutes would be counted again.
-        if self.seen.len() > SEEN_CACHE_MINUTES {
+        // A bounded cache: a long replay moves on through time, a busy stream fills minutes
+        // fast. The seen blocks of batches still on their way to the writer are not in the
+        // store yet: wait for them before forgetting, or a post of those minutes would be
+        // counted again.
+        if self.seen.len() > SEEN_CACHE_MINUTES || self.seen_len > SEEN_CACHE_HASHES {
             self.sync()?;
             self.seen.clear();
+            self.seen_len = 0;
         }
         self.now = chrono::Utc::now().timestamp();
         Ok(())

@@ -4,8 +4,10 @@
 //! - `posts`: `ENTITY \0 CREATED \0 KEY` → stored-at seconds (8 bytes) then JSON
 //!   [`StoredPost`]: the kept posts by entity and time (a post naming two entities is kept
 //!   under each);
-//! - `state`: `s/MINUTE` → the sorted 64-bit hashes of the dedup keys of the posts created that
-//!   minute (one value a minute, not one key a post: sled costs microseconds a key),
+//! - `state`: `s/MINUTE/ID` → 64-bit hashes of the dedup keys of posts created that minute,
+//!   those one batch saw first (a chunk a batch and minute, not one key a post: sled costs
+//!   microseconds a key; appended, never rewritten: a busy minute is not written again at
+//!   every batch; stores written before chunks hold one whole `s/MINUTE` block),
 //!   `c/HOUR` the hour's counters of every scope (→ JSON `{"SCOPE": [posts, mentioning,
 //!   critical]}`: one value an hour, not one a scope), `b/SLOT` the counts of 5-minute
 //!   slots that alerts sum into their buckets (→ JSON `{"SCOPE": [posts, critical]}`, `*`
@@ -125,7 +127,8 @@ pub type SlotScan = Vec<(i64, std::collections::BTreeMap<String, SlotCounts>)>;
 /// What one ingest batch writes.
 #[derive(Debug, Default)]
 pub struct IngestBatch {
-    /// The whole seen set of every minute the batch added to (minutes since the epoch).
+    /// The hashes this batch saw first, by creation minute (minutes since the epoch): each
+    /// minute's are appended to what the store holds for it, never rewritten.
     pub seen_blocks: Vec<(i64, Vec<u64>)>,
     /// Kept posts by dedup key.
     pub kept: Vec<(String, StoredPost)>,
@@ -144,17 +147,20 @@ pub struct IngestBatch {
 }
 
 impl Store {
-    /// The hashes of the dedup keys of the posts created in `minute` that were seen, sorted.
+    /// The hashes of the dedup keys of the posts created in `minute` that were seen, sorted:
+    /// every chunk the batches appended for that minute.
     pub fn seen_block(&self, minute: i64) -> anyhow::Result<Vec<u64>> {
-        Ok(self
-            .state
-            .get(seen_block_key(minute))?
-            .map(|v| {
+        let mut out = Vec::new();
+        for item in self.state.scan_prefix(seen_block_key(minute)) {
+            let (_, v) = item?;
+            out.extend(
                 v.chunks_exact(8)
-                    .map(|c| u64::from_be_bytes(c.try_into().expect("chunks of 8")))
-                    .collect()
-            })
-            .unwrap_or_default())
+                    .map(|c| u64::from_be_bytes(c.try_into().expect("chunks of 8"))),
+            );
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
     }
 
     /// Writes one ingest batch: the kept posts, then the seen blocks, counters and cursor in
@@ -171,9 +177,10 @@ impl Store {
                 posts.insert(post_key(e, created, key.as_bytes()), value.clone());
             }
         }
-        for (minute, hashes) in &batch.seen_blocks {
+        for (minute, hashes) in batch.seen_blocks.iter().filter(|(_, h)| !h.is_empty()) {
+            // A chunk of its own: a busy minute is not written again at every batch.
             let bytes: Vec<u8> = hashes.iter().flat_map(|h| h.to_be_bytes()).collect();
-            state.insert(&seen_block_key(*minute), bytes);
+            state.insert(&seen_chunk_key(*minute, self.db.generate_id()?), bytes);
         }
         let mut hours: std::collections::BTreeMap<i64, Vec<(&str, Counts)>> = Default::default();
         for ((scope, hour), delta) in &batch.counts {
@@ -460,10 +467,20 @@ impl Store {
     }
 }
 
+/// The prefix of a minute's seen chunks (and the key of a whole block, as stores written
+/// before chunks hold them).
 fn seen_block_key(minute: i64) -> [u8; 10] {
     let mut k = [0u8; 10];
     k[..2].copy_from_slice(b"s/");
     k[2..].copy_from_slice(&time_key(minute));
+    k
+}
+
+/// One chunk of a minute's seen hashes; `id` is unique in the store (sled's id generator).
+fn seen_chunk_key(minute: i64, id: u64) -> [u8; 18] {
+    let mut k = [0u8; 18];
+    k[..10].copy_from_slice(&seen_block_key(minute));
+    k[10..].copy_from_slice(&id.to_be_bytes());
     k
 }
 
@@ -552,6 +569,35 @@ fn decode_counts(v: &[u8]) -> Option<std::collections::BTreeMap<String, Counts>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_minute_s_seen_hashes_are_appended_never_rewritten_and_read_whole() {
+        let store = Store::temporary().expect("store");
+        let minute = 29_000_000;
+        // A block written whole, as stores did before chunks, then two batches.
+        store
+            .state
+            .insert(seen_block_key(minute), &7u64.to_be_bytes()[..])
+            .expect("poke");
+        for hashes in [vec![3, 9], vec![1]] {
+            let batch = IngestBatch {
+                seen_blocks: vec![(minute, hashes), (minute + 1, Vec::new())],
+                ..IngestBatch::default()
+            };
+            store.commit_ingest(&batch).expect("commit");
+        }
+        assert_eq!(store.seen_block(minute).expect("seen"), [1, 3, 7, 9]);
+        assert!(store.seen_block(minute + 1).expect("seen").is_empty());
+        let values: Vec<usize> = store
+            .state
+            .scan_prefix(b"s/")
+            .values()
+            .map(|v| v.expect("value").len())
+            .collect();
+        assert_eq!(values, [8, 16, 8], "the block, then one chunk a batch");
+        store.prune(0, minute / 60 + 1, 0).expect("prune");
+        assert!(store.seen_block(minute).expect("seen").is_empty());
+    }
 
     #[test]
     fn a_damaged_hour_of_counters_is_reported_and_never_overwritten() {

@@ -66,7 +66,10 @@ pub async fn gateway(
                                 Some(1) => json!({"op": 11}),
                                 _ => continue,
                             };
-                            seq += 1;
+                            // Only dispatches (op 0) carry a sequence number.
+                            if reply["op"] == 0 {
+                                seq += 1;
+                            }
                             if out.send(Message::Text(reply.to_string())).await.is_err() { return; }
                         }
                         event = rx.recv() => {
@@ -212,6 +215,32 @@ pub async fn wait_for(
         .map(|r| format!("{} {}", r.method, r.url.path()))
         .collect();
     panic!("the fake Discord did not receive the expected request; it received {all:?}");
+}
+
+/// When the fake logged a request whose path satisfies `pred`, at or after `since`; none
+/// within `wait`.
+pub async fn received(
+    log: &Log,
+    since: Instant,
+    pred: impl Fn(&str) -> bool,
+    wait: Duration,
+) -> Option<Instant> {
+    let give_up = Instant::now() + wait;
+    loop {
+        if let Some(t) = log
+            .lock()
+            .expect("lock")
+            .iter()
+            .find(|(t, p)| *t >= since && pred(p))
+            .map(|(t, _)| *t)
+        {
+            return Some(t);
+        }
+        if Instant::now() > give_up {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 pub fn callback_of(id: u64) -> impl Fn(&Request) -> bool {
