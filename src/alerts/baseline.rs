@@ -182,18 +182,32 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     })
 }
 
+/// Each hour with whether it starts a new day (UTC) of `obs`, which is oldest first.
+fn with_days(obs: &[HourObs]) -> impl Iterator<Item = (&HourObs, bool)> {
+    let mut day = None;
+    obs.iter().map(move |o| {
+        let d = o.hour.div_euclid(24);
+        let new = day != Some(d);
+        day = Some(d);
+        (o, new)
+    })
+}
+
 /// Fits a name's baseline on its covered hours (oldest first) and the global rhythm.
 pub fn fit(obs: &[HourObs], global: &[f64], p: &FitParams) -> Baseline {
     let factor = |o: &HourObs, prof: &[f64]| prof.get(o.how).copied().unwrap_or(1.0);
     // Daily medians of the rates, on the global rhythm.
-    let mut days: std::collections::BTreeMap<i64, (f64, f64, f64)> = Default::default();
-    for o in obs {
-        let d = days.entry(o.hour.div_euclid(24)).or_default();
+    let mut days: Vec<(f64, f64, f64)> = Vec::new();
+    for (o, new_day) in with_days(obs) {
+        if new_day {
+            days.push(Default::default());
+        }
+        let d = days.last_mut().expect("a day");
         d.0 += factor(o, global);
         d.1 += o.mentions as f64;
         d.2 += o.critical as f64;
     }
-    let full: Vec<&(f64, f64, f64)> = days.values().filter(|d| d.0 >= 4.0).collect();
+    let full: Vec<&(f64, f64, f64)> = days.iter().filter(|d| d.0 >= 4.0).collect();
     let med_m = median(full.iter().map(|d| d.1 / d.0).collect());
     let med_c = median(full.iter().map(|d| d.2 / d.0).collect());
     let capped = |o: &HourObs| -> (f64, f64) {
@@ -209,16 +223,16 @@ pub fn fit(obs: &[HourObs], global: &[f64], p: &FitParams) -> Baseline {
         (m, c.min(m))
     };
     // The name's own rhythm, blended in with its volume.
-    let own = profile(obs.iter().map(|o| (o.how, capped(o).0)));
-    let n: f64 = obs.iter().map(|o| capped(o).0).sum();
+    let capped: Vec<(f64, f64)> = obs.iter().map(capped).collect();
+    let own = profile(obs.iter().zip(&capped).map(|(o, c)| (o.how, c.0)));
+    let n: f64 = capped.iter().map(|c| c.0).sum();
     let w = n / (n + 5000.0);
     let mut prof: Vec<f64> = (0..WEEK_HOURS)
         .map(|h| w * own[h] + (1.0 - w) * global.get(h).copied().unwrap_or(1.0))
         .collect();
     normalise(&mut prof);
     let (mut exposure, mut sum_m, mut sum_c) = (0.0, 0.0, 0.0);
-    for o in obs {
-        let (m, c) = capped(o);
+    for (o, &(m, c)) in obs.iter().zip(&capped) {
         exposure += factor(o, &prof);
         sum_m += m;
         sum_c += c;
@@ -243,14 +257,17 @@ pub fn fit(obs: &[HourObs], global: &[f64], p: &FitParams) -> Baseline {
         (p.prior_share * 30.0 + sum_c) / (30.0 + sum_m)
     };
     // Day-to-day overdispersion of the capped critical counts: var = μ + μ²/r.
-    let mut per_day: std::collections::BTreeMap<i64, (f64, f64)> = Default::default();
-    for o in obs {
-        let d = per_day.entry(o.hour.div_euclid(24)).or_default();
+    let mut per_day: Vec<(f64, f64)> = Vec::new();
+    for ((o, new_day), c) in with_days(obs).zip(&capped) {
+        if new_day {
+            per_day.push(Default::default());
+        }
+        let d = per_day.last_mut().expect("a day");
         d.0 += critical_rate * factor(o, &prof);
-        d.1 += capped(o).1;
+        d.1 += c.1;
     }
     let (mut num, mut den) = (0.0, 0.0);
-    for (mu, c) in per_day.values().filter(|d| d.0 > 0.0) {
+    for (mu, c) in per_day.iter().filter(|d| d.0 > 0.0) {
         num += (c - mu).powi(2) - mu;
         den += mu * mu;
     }
