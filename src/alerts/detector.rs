@@ -309,6 +309,8 @@ pub struct Detector {
     by_name: HashMap<String, Vec<(i64, u64, u64)>>,
     how: HashMap<i64, usize>,
     cusums: HashMap<String, Cusum>,
+    /// Commits were missed: the names of the last hour are evaluated at the next one.
+    missed: bool,
 }
 
 impl Detector {
@@ -329,6 +331,7 @@ impl Detector {
             by_name: HashMap::new(),
             how: HashMap::new(),
             cusums: HashMap::new(),
+            missed: false,
         })
     }
 
@@ -378,12 +381,13 @@ impl Detector {
                 }
             }
         }
-        let touched: BTreeSet<String> = c
+        let mut touched: BTreeSet<String> = c
             .buckets
             .iter()
             .filter(|b| b.entity != ALL_POSTS)
             .map(|b| b.entity.clone())
             .collect();
+        touched.extend(self.missed_names());
         // A commit may span hours of the stream (a replay reads thousands of posts at a
         // time): the clock steps through each slot boundary it passed, so that a burst is
         // seen when it happened, not when the batch ended.
@@ -412,16 +416,31 @@ impl Detector {
             return Ok(Vec::new());
         }
         self.advance(now)?;
-        self.evaluate_all(&BTreeSet::new())
+        let missed = self.missed_names();
+        self.evaluate_all(&missed)
     }
 
-    /// Reads the mirrors again from the store (after missing commits).
+    /// After missing commits: the next commit or tick reads the mirrors again from the
+    /// store, at its own time, and evaluates every name the last hour counted, so that a
+    /// spike in the commits missed is not missed.
     pub fn resync(&mut self) -> anyhow::Result<()> {
         self.loaded = false;
-        if self.now != i64::MIN {
-            self.load()?;
-        }
+        self.missed = true;
         Ok(())
+    }
+
+    /// The names the last hour's slots count, once after a [`Detector::resync`].
+    fn missed_names(&mut self) -> BTreeSet<String> {
+        if !std::mem::take(&mut self.missed) {
+            return BTreeSet::new();
+        }
+        let since = (self.now - 3600).div_euclid(SLOT_SECS);
+        self.slots
+            .range(since..)
+            .flat_map(|(_, names)| names.keys())
+            .filter(|n| *n != ALL_POSTS)
+            .cloned()
+            .collect()
     }
 
     fn advance(&mut self, now: i64) -> anyhow::Result<()> {
@@ -1106,7 +1125,10 @@ mod tests {
                     ing.commit(None).expect("commit");
                     ing.sync().expect("written");
                     while let Ok(c) = rx.try_recv() {
-                        let d = self.detector.as_mut().expect("detector");
+                        // A detector asleep misses the commit.
+                        let Some(d) = self.detector.as_mut() else {
+                            continue;
+                        };
                         events.extend(d.on_commit(&c).expect("evaluated").into_iter().map(
                             |(id, o)| {
                                 self.store.ack_alert_event(id).expect("ack");
@@ -1241,6 +1263,25 @@ mod tests {
         assert!(s.run(12, 300.0, 600.0).is_empty());
         let score = score(&mut s);
         assert!(score < 3.0, "{score}");
+    }
+
+    #[test]
+    fn a_burst_in_commits_the_detector_missed_is_found_when_it_reads_the_store_again() {
+        let mut s = Stream::new();
+        assert!(s.warm(2 * DAY + 12 * 60).is_empty());
+        let awake = s.detector.take();
+        assert!(s.run(20, 200.0, 40.0).is_empty(), "asleep");
+        s.detector = awake;
+        let d = s.detector.as_mut().expect("detector");
+        d.resync().expect("resync");
+        // Nobody names SNCF after the burst: the clock alone moves on.
+        let after: Vec<AlertEvent> = d
+            .tick(s.t)
+            .expect("tick")
+            .into_iter()
+            .map(|(_, o)| o.event)
+            .collect();
+        assert_eq!(kinds(&after), [EventKind::Open], "{after:#?}");
     }
 
     #[test]

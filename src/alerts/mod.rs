@@ -289,7 +289,13 @@ impl Runner {
                 _ = cancel.cancelled() => break,
                 m = rx.recv() => match m {
                     Ok(c) => Job::Commit(c),
-                    Err(RecvError::Lagged(_)) => Job::Resync,
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::warn!(
+                            missed = n,
+                            "the alert detector fell behind; reading the store again"
+                        );
+                        Job::Resync
+                    }
                     Err(RecvError::Closed) => break,
                 },
                 _ = interval.tick() => Job::Tick,
