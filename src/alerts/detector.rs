@@ -1256,7 +1256,7 @@ mod tests {
     fn the_hours_veille_was_stopped_are_no_evidence_of_calm() {
         let mut s = Stream::new();
         s.every = 60;
-        assert!(s.run(3 * DAY + 10 * 60, 300.0, 600.0).is_empty());
+        assert!(s.run(DAY + 10 * 60, 300.0, 600.0).is_empty());
         s.t += 3 * 3600;
         s.restart();
         s.every = 1;
