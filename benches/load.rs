@@ -8,19 +8,21 @@
 //! `cargo bench --bench load`: 2,000 posts a second for 10 minutes, 1,000 names over 100
 //! servers. Under `cargo test --all-targets` it runs for a few seconds as a smoke test.
 
+#[path = "support/corpus.rs"]
+mod corpus;
 #[path = "../tests/it/fake_discord.rs"]
 mod fake_discord;
 #[path = "support/measure.rs"]
 mod measure;
+#[path = "support/ws.rs"]
+mod ws;
 
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, Request, ResponseTemplate};
 
@@ -125,18 +127,11 @@ const PLAIN: &[&str] = &[
 struct Frames {
     seq: u64,
     last_us: i64,
-    rng: u64,
+    rng: corpus::Rng,
     background: Vec<String>,
 }
 
 impl Frames {
-    fn next_rand(&mut self) -> u64 {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        self.rng
-    }
-
     fn frame(&mut self, text: &str) -> String {
         let now = chrono::Utc::now();
         self.last_us = (self.last_us + 1).max(now.timestamp_micros());
@@ -151,7 +146,7 @@ impl Frames {
     }
 
     fn background(&mut self) -> String {
-        let r = self.next_rand();
+        let r = self.rng.next_u64();
         let text = if r % 5 == 0 {
             let who = self.background[(r / 5 % self.background.len() as u64) as usize].clone();
             let t = if (r / 7) % 3 == 0 {
@@ -165,55 +160,6 @@ impl Frames {
         };
         self.frame(&text)
     }
-}
-
-/// A Jetstream fake: sends what it is given to the connection of the moment; counts the
-/// connections and the frames written.
-async fn jetstream() -> (
-    String,
-    tokio::sync::mpsc::UnboundedSender<Vec<String>>,
-    Arc<Mutex<(u64, u64)>>,
-) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("ws://{}", listener.local_addr().expect("addr"));
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Vec<String>>();
-    let rx = Arc::new(tokio::sync::Mutex::new(rx));
-    let counts: Arc<Mutex<(u64, u64)>> = Arc::default();
-    let c = counts.clone();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let (rx, c) = (rx.clone(), c.clone());
-            tokio::spawn(async move {
-                let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
-                    return;
-                };
-                c.lock().expect("lock").0 += 1;
-                let (mut out, mut inp) = ws.split();
-                let mut rx = rx.lock().await;
-                loop {
-                    tokio::select! {
-                        frames = rx.recv() => {
-                            let Some(frames) = frames else { return };
-                            let n = frames.len() as u64;
-                            for f in frames {
-                                if out.feed(Message::Text(f)).await.is_err() {
-                                    return;
-                                }
-                            }
-                            if out.flush().await.is_err() {
-                                return;
-                            }
-                            c.lock().expect("lock").1 += n;
-                        }
-                        frame = inp.next() => if !matches!(frame, Some(Ok(_))) { return },
-                    }
-                }
-            });
-        }
-    });
-    (url, tx, counts)
 }
 
 /// Each channel message the fake Discord received: when, its channel, its body.
@@ -284,7 +230,7 @@ async fn run(plan: Plan) {
         .with_priority(1)
         .mount(&discord)
         .await;
-    let (jet_url, jet, jet_counts) = jetstream().await;
+    let (jet_url, jet, jet_counts) = ws::publisher().await;
 
     // veille run, with the bot.
     let stderr_path = dir.path().join("stderr.log");
@@ -405,7 +351,7 @@ async fn run(plan: Plan) {
     let mut frames = Frames {
         seq: 0,
         last_us: 0,
-        rng: 0x9e37_79b9_7f4a_7c15,
+        rng: corpus::Rng::new(0x9e37_79b9_7f4a_7c15),
         background,
     };
     let mut published = 0u64;

@@ -22,6 +22,8 @@ use veille::watch::{Scratch, Watcher};
 mod corpus;
 #[path = "support/measure.rs"]
 mod measure;
+#[path = "support/ws.rs"]
+mod ws;
 use measure::memory_of;
 
 fn full() -> bool {
@@ -326,39 +328,6 @@ fn main() {
     }
 }
 
-/// A WebSocket that sends `frames` to its first connection, then stays open; its address.
-async fn ws_fake(frames: Vec<String>) -> String {
-    use futures_util::{SinkExt, StreamExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("ws://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let mut first = Some(frames);
-        while let Ok((tcp, _)) = listener.accept().await {
-            let frames = first.take().unwrap_or_default();
-            tokio::spawn(async move {
-                let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
-                    return;
-                };
-                let (mut out, mut inp) = ws.split();
-                for f in frames {
-                    if out
-                        .feed(tokio_tungstenite::tungstenite::Message::Text(f))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-                let _ = out.flush().await;
-                while inp.next().await.is_some() {}
-            });
-        }
-    });
-    url
-}
-
 /// Runs the pipeline with one stream, Jetstream or Mastodon, until the store counted every
 /// frame; the seconds it took.
 async fn stream_into_store(
@@ -367,7 +336,9 @@ async fn stream_into_store(
     names: Vec<veille::model::EntitySpec>,
 ) -> f64 {
     let n = frames.len() as u64;
-    let ws = ws_fake(frames).await;
+    // The sender lives to the end: the stream stays open once every frame is written.
+    let (ws, publish, _) = ws::publisher().await;
+    publish.send(frames).expect("the publisher");
     let mut config = veille::config::Config::default();
     config.sources.bluesky.jetstream = what == "Jetstream";
     let rest = wiremock::MockServer::start().await;

@@ -637,15 +637,17 @@ impl Detector {
         after - before <= GAP_SLOTS
     }
 
-    /// Whether `slot`, which has posts, is the first read after a gap (or ever): Veille
-    /// started during it, so its exposure overstates the time its posts cover. Its own
-    /// step compares its critical posts with its own neutral ones; later slots leave it out
-    /// of their context.
+    /// Whether `slot` has posts and is the first read after a gap (or ever): Veille started
+    /// during it, so its exposure overstates the time its posts cover. Its own step
+    /// compares its critical posts with its own neutral ones; later slots leave it out of
+    /// their context.
     fn starts_reading(&self, slot: i64) -> bool {
-        self.slots
-            .range(slot - GAP_SLOTS..slot)
-            .next_back()
-            .is_none()
+        self.slots.contains_key(&slot)
+            && self
+                .slots
+                .range(slot - GAP_SLOTS..slot)
+                .next_back()
+                .is_none()
     }
 
     /// The expected critical posts of a window starting at `start` with `neutral` neutral
@@ -700,7 +702,7 @@ impl Detector {
             _ => {
                 let context = (first - CONTEXT_SLOTS..first)
                     .map(|slot| {
-                        if self.slots.contains_key(&slot) && self.starts_reading(slot) {
+                        if self.starts_reading(slot) {
                             return (0, 0.0);
                         }
                         let (m, c, e) = self.slot_counts(entity, base, slot, i64::MIN, i64::MAX);
@@ -722,7 +724,7 @@ impl Detector {
                 c.context.pop_front();
             }
             c.score += self.step(base, (slot + 1) * SLOT_SECS, critical, e, c.context.iter());
-            if self.slots.contains_key(&slot) && self.starts_reading(slot) {
+            if self.starts_reading(slot) {
                 *c.context.back_mut().expect("just pushed") = (0, 0.0);
             }
             if c.score <= 0.0 {
