@@ -308,6 +308,31 @@ async fn slash_commands_answer_with_embeds_and_settings_need_manage_server() {
     );
     assert_eq!(reply["data"]["allowed_mentions"]["parse"], json!([]));
 
+    // ◀ ▶ turn the pages in place, both ways; a button nobody keeps says so to the presser.
+    let buttons = &reply["data"]["components"][0]["components"];
+    let (prev, next) = (
+        buttons[0]["custom_id"].as_str().expect("◀").to_string(),
+        buttons[1]["custom_id"].as_str().expect("▶").to_string(),
+    );
+    let page = |r: &Value| {
+        assert_eq!(r["type"], 7, "the message is updated: {r}");
+        r["data"]["embeds"][0]["footer"]["text"]
+            .as_str()
+            .expect("footer")
+            .to_string()
+    };
+    let turned = bot.interact(button(3005, &next, MEMBER)).await;
+    assert!(page(&turned).contains("page 2/3"), "{turned}");
+    let back = bot.interact(button(3006, &prev, MEMBER)).await;
+    assert!(page(&back).contains("page 1/3"), "{back}");
+    let gone = bot
+        .interact(button(3007, "veille:p:999:next", MEMBER))
+        .await;
+    assert_eq!(gone["data"]["flags"], 64, "{gone}");
+    assert!(gone["data"]["content"]
+        .as_str()
+        .is_some_and(|t| t.contains("relancez la commande")));
+
     // /subscribe without Manage Server is refused, briefly and to the caller alone.
     let subscribe = |id, permissions| {
         interaction(

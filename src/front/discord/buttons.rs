@@ -1,6 +1,6 @@
 //! Button presses: a correction of a verdict (« Critique » / « Pas critique » under a
 //! `/classify` reply or an alert), recorded by the command core and confirmed to the member
-//! alone. The ◀ ▶ page buttons are answered where their reply was sent (`slash.rs`).
+//! alone; the ◀ ▶ page buttons of a reply, turned from the replies kept in `pages.rs`.
 
 use std::sync::Arc;
 
@@ -9,12 +9,13 @@ use serenity::all::{
     CreateInteractionResponseMessage,
 };
 
+use super::pages::{turn_of, Pages, PAGES_FOR};
 use super::render::{clip, CONTENT_MAX};
 use super::slash::caller;
 use crate::app::App;
 use crate::commands::corrections::correct;
 use crate::commands::CommandError;
-use crate::model::Label;
+use crate::model::{Label, Lang};
 
 /// What a button's id asks: a verdict's correction (`veille:v:c:ID`, `veille:v:n:ID`).
 fn correction(custom_id: &str) -> Option<(Label, &str)> {
@@ -25,9 +26,13 @@ fn correction(custom_id: &str) -> Option<(Label, &str)> {
     }
 }
 
-/// A correction button pressed: recorded with who pressed it (when they may: see
-/// [`correct`]), confirmed to them alone. Other buttons are left to whoever waits for them.
-pub async fn on_press(ctx: &Context, app: Arc<App>, press: ComponentInteraction) {
+/// A button pressed. A page button turns its reply's pages (or says, to the member alone,
+/// that they no longer turn). A correction button is recorded with who pressed it (when
+/// they may: see [`correct`]), confirmed to them alone.
+pub async fn on_press(ctx: &Context, app: Arc<App>, pages: &Pages, press: ComponentInteraction) {
+    if let Some((id, next)) = turn_of(&press.data.custom_id) {
+        return turn(ctx, pages, press, id, next).await;
+    }
     let Some((label, id)) = correction(&press.data.custom_id) else {
         return;
     };
@@ -51,19 +56,51 @@ pub async fn on_press(ctx: &Context, app: Arc<App>, press: ComponentInteraction)
             format!("⚠ {}", e.reply(caller.lang))
         }
     };
+    tell(ctx, &press, &text, "answering a correction").await;
+}
+
+/// Turns the pages of the reply sent for interaction `id`, in place.
+async fn turn(ctx: &Context, pages: &Pages, press: ComponentInteraction, id: u64, next: bool) {
+    let Some(page) = pages.turn(id, next) else {
+        let minutes = PAGES_FOR.as_secs() / 60;
+        let text = match Lang::from_locale(&press.locale) {
+            Lang::Fr => format!(
+                "Ces pages ne se tournent plus (plus de {minutes} minutes, ou Veille a redémarré) : relancez la commande."
+            ),
+            Lang::En => format!(
+                "These pages no longer turn (over {minutes} minutes old, or Veille restarted): run the command again."
+            ),
+        };
+        return tell(ctx, &press, &text, "answering a page button").await;
+    };
+    let turned = press
+        .create_response(
+            &ctx.http,
+            CreateInteractionResponse::UpdateMessage(
+                CreateInteractionResponseMessage::new().embed(page),
+            ),
+        )
+        .await;
+    if let Err(e) = turned {
+        tracing::warn!(error = %e, "turning a page");
+    }
+}
+
+/// Answers a press with a short text for the member alone.
+async fn tell(ctx: &Context, press: &ComponentInteraction, text: &str, what: &str) {
     let answered = press
         .create_response(
             &ctx.http,
             CreateInteractionResponse::Message(
                 CreateInteractionResponseMessage::new()
-                    .content(clip(&text, CONTENT_MAX))
+                    .content(clip(text, CONTENT_MAX))
                     .ephemeral(true)
                     .allowed_mentions(CreateAllowedMentions::new()),
             ),
         )
         .await;
     if let Err(e) = answered {
-        tracing::warn!(error = %e, "answering a correction");
+        tracing::warn!(error = %e, "{what}");
     }
 }
 

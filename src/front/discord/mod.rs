@@ -1,7 +1,8 @@
 //! The Discord front-end, on serenity: the client and its events ([`run`]), the slash
 //! commands registered from their one declaration (`register.rs`) and answered through the
 //! command core (`slash.rs`), replies rendered within Discord's limits (`render.rs`), the
-//! correction buttons (`buttons.rs`), and the poster that delivers the outbox to channels
+//! correction and page buttons (`buttons.rs`, with the replies whose pages they turn in
+//! `pages.rs`), and the poster that delivers the outbox to channels
 //! (`poster.rs`).
 //!
 //! Everything the bot sends carries empty allowed mentions: posts quoted from the internet
@@ -10,6 +11,7 @@
 //! rate limiter is off (it would bypass the proxy), so the poster waits out 429s itself.
 
 mod buttons;
+mod pages;
 pub mod poster;
 pub mod register;
 pub mod render;
@@ -38,6 +40,8 @@ struct Handler {
     guild: Option<u64>,
     /// Commands are registered at the first READY of the run, not at every reconnection.
     registered: AtomicBool,
+    /// The replies whose page buttons answer.
+    pages: pages::Pages,
 }
 
 #[serenity::async_trait]
@@ -73,9 +77,9 @@ impl EventHandler for Handler {
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
         let app = self.app.clone();
         match interaction {
-            Interaction::Command(cmd) => slash::respond(&ctx, app, cmd).await,
+            Interaction::Command(cmd) => slash::respond(&ctx, app, &self.pages, cmd).await,
             Interaction::Autocomplete(cmd) => slash::autocomplete(&ctx, app, cmd).await,
-            Interaction::Component(press) => buttons::on_press(&ctx, app, press).await,
+            Interaction::Component(press) => buttons::on_press(&ctx, app, &self.pages, press).await,
             _ => {}
         }
     }
@@ -111,6 +115,7 @@ pub async fn run(
         app: app.clone(),
         guild: dcfg.guild_id,
         registered: AtomicBool::new(false),
+        pages: pages::Pages::default(),
     };
     let mut client = ClientBuilder::new_with_http(http, GatewayIntents::GUILDS)
         .event_handler(handler)

@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use serenity::all::{
     AutocompleteChoice, ChannelId, CommandDataOption, CommandDataOptionValue, CommandInteraction,
-    ComponentInteractionCollector, Context, CreateActionRow, CreateAllowedMentions,
-    CreateAttachment, CreateAutocompleteResponse, CreateButton, CreateEmbed,
-    CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
-    GuildChannel, GuildId, Member, PermissionOverwriteType, Permissions, Role, RoleId, User,
+    Context, CreateActionRow, CreateAllowedMentions, CreateAttachment, CreateAutocompleteResponse,
+    CreateButton, CreateEmbed, CreateInteractionResponse, CreateInteractionResponseFollowup,
+    CreateInteractionResponseMessage, GuildChannel, GuildId, Member, PermissionOverwriteType,
+    Permissions, Role, RoleId, User,
 };
 
+use super::pages::{button_id, Pages};
 use super::render::{clip, embed, verdict_row, CONTENT_MAX};
 use crate::app::App;
 use crate::commands::request::{self, AlertsRequest, OptionKind, Request, Suggest};
@@ -24,9 +25,6 @@ use crate::watch::fold::fold;
 
 /// Replies taking longer than this are deferred (Discord wants an answer within 3 s).
 const DEFER_AFTER: Duration = Duration::from_millis(1500);
-
-/// How long a ranking's page buttons answer.
-const PAGES_FOR: Duration = Duration::from_secs(600);
 
 /// Whether the member who sent an interaction has Manage Server (or Administrator), as
 /// Discord resolved their permissions in that channel.
@@ -170,7 +168,7 @@ pub fn permissions_in(
 
 /// Answers a slash command: directly when quick, deferred first when not. A user error is
 /// shown to the caller alone; an internal one is logged and answered briefly.
-pub async fn respond(ctx: &Context, app: Arc<App>, cmd: CommandInteraction) {
+pub async fn respond(ctx: &Context, app: Arc<App>, pages: &Pages, cmd: CommandInteraction) {
     let caller = caller(
         cmd.guild_id,
         cmd.channel_id,
@@ -223,7 +221,7 @@ pub async fn respond(ctx: &Context, app: Arc<App>, cmd: CommandInteraction) {
         .map_err(|e| CommandError::Internal(anyhow::anyhow!("the command task failed: {e}")))
         .and_then(|r| r);
     match result {
-        Ok(reply) => send_reply(ctx, &cmd, &reply, lang, deferred).await,
+        Ok(reply) => send_reply(ctx, pages, &cmd, &reply, lang, deferred).await,
         Err(e) => {
             e.log(command.path);
             say(ctx, &cmd, deferred, &format!("⚠ {}", e.reply(lang))).await
@@ -291,22 +289,22 @@ async fn say(ctx: &Context, cmd: &CommandInteraction, deferred: bool, text: &str
     }
 }
 
-/// Sends a reply as an embed; a reply with pages gets ◀ ▶ buttons that turn them for
-/// [`PAGES_FOR`].
+/// Sends a reply as an embed; a reply with pages gets ◀ ▶ buttons, and is kept in `pages`
+/// for the button handler to turn them.
 async fn send_reply(
     ctx: &Context,
+    pages: &Pages,
     cmd: &CommandInteraction,
     reply: &Reply,
     lang: Lang,
     deferred: bool,
 ) {
     let id = cmd.id.get();
-    let (prev, next) = (format!("veille:p:{id}:prev"), format!("veille:p:{id}:next"));
     let mut components = Vec::new();
     if reply.pages.len() > 1 {
         components.push(CreateActionRow::Buttons(vec![
-            CreateButton::new(&prev).emoji('◀'),
-            CreateButton::new(&next).emoji('▶'),
+            CreateButton::new(button_id(id, false)).emoji('◀'),
+            CreateButton::new(button_id(id, true)).emoji('▶'),
         ]));
     }
     if let Some(v) = &reply.verdict {
@@ -327,38 +325,7 @@ async fn send_reply(
         tracing::warn!(command = %cmd.data.name, error = %e, "sending a reply");
         return;
     }
-    if reply.pages.len() < 2 {
-        return;
-    }
-    let mut page = 0;
-    let prefix = format!("veille:p:{id}:");
-    while let Some(press) = ComponentInteractionCollector::new(&ctx.shard)
-        .filter({
-            let prefix = prefix.clone();
-            move |p| p.data.custom_id.starts_with(&prefix)
-        })
-        .timeout(PAGES_FOR)
-        .await
-    {
-        let n = reply.pages.len();
-        page = if press.data.custom_id == next {
-            (page + 1) % n
-        } else {
-            (page + n - 1) % n
-        };
-        let turned = press
-            .create_response(
-                &ctx.http,
-                CreateInteractionResponse::UpdateMessage(
-                    CreateInteractionResponseMessage::new().embed(embed(reply, page, lang)),
-                ),
-            )
-            .await;
-        if let Err(e) = turned {
-            tracing::warn!(error = %e, "turning a page");
-            return;
-        }
-    }
+    pages.keep(id, reply, lang);
 }
 
 /// Suggests values for the option being typed, as its declaration says: categories,
