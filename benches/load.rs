@@ -48,11 +48,16 @@ struct Plan {
     command_every: Duration,
     /// After the last post, before veille is stopped: time to store it and alert.
     settle: Duration,
+    /// Whether background posts name watched names (one in five); without, veille counts
+    /// them but keeps none, and only the bursts are kept.
+    mentions: bool,
 }
 
 /// `VEILLE_LOAD_SECS` shortens (or lengthens) the full run; `VEILLE_LOAD_STDOUT` names a
-/// file for what veille prints.
+/// file for what veille prints; `VEILLE_LOAD_MENTIONS=0` leaves watched names out of the
+/// background posts (what memory does when the store's kept posts do not grow).
 fn plan() -> Plan {
+    let mentions = std::env::var("VEILLE_LOAD_MENTIONS").map_or(true, |v| v != "0");
     if std::env::args().any(|a| a == "--bench") {
         Plan {
             servers: 100,
@@ -67,6 +72,7 @@ fn plan() -> Plan {
             burst_posts: 40,
             command_every: Duration::from_secs(1),
             settle: Duration::from_secs(3),
+            mentions,
         }
     } else {
         Plan {
@@ -79,6 +85,7 @@ fn plan() -> Plan {
             burst_posts: 40,
             command_every: Duration::from_millis(500),
             settle: Duration::from_millis(1500),
+            mentions,
         }
     }
 }
@@ -145,9 +152,9 @@ impl Frames {
         .to_string()
     }
 
-    fn background(&mut self) -> String {
+    fn background(&mut self, mentions: bool) -> String {
         let r = self.rng.next_u64();
-        let text = if r % 5 == 0 {
+        let text = if mentions && r % 5 == 0 {
             let who = self.background[(r / 5 % self.background.len() as u64) as usize].clone();
             let t = if (r / 7) % 3 == 0 {
                 CRITICAL[(r / 21 % CRITICAL.len() as u64) as usize]
@@ -355,7 +362,9 @@ async fn run(plan: Plan) {
         background,
     };
     let mut published = 0u64;
+    // When each burst left (and at what UTC time, to find it in the store), and its name.
     let mut sent_bursts: Vec<(Instant, u64)> = Vec::new();
+    let mut burst_times: Vec<String> = Vec::new();
     let t0 = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     let mut late = Duration::ZERO;
@@ -363,7 +372,9 @@ async fn run(plan: Plan) {
         tick.tick().await;
         let elapsed = t0.elapsed();
         let owed = (elapsed.as_secs_f64() * plan.rate as f64) as u64;
-        let mut batch: Vec<String> = (published..owed).map(|_| frames.background()).collect();
+        let mut batch: Vec<String> = (published..owed)
+            .map(|_| frames.background(plan.mentions))
+            .collect();
         let k = sent_bursts.len() as u64;
         if k < bursts && elapsed >= Duration::from_secs(plan.warmup + k * plan.burst_every) {
             let who = &names[burst_names[k as usize] as usize];
@@ -371,6 +382,7 @@ async fn run(plan: Plan) {
                 batch.push(frames.frame(&CRITICAL[i % CRITICAL.len()].replace("{}", &who.name)));
             }
             sent_bursts.push((Instant::now(), burst_names[k as usize]));
+            burst_times.push(chrono::Utc::now().format("%H:%M:%S UTC").to_string());
         }
         published += batch.len() as u64;
         jet.send(batch).expect("the Jetstream fake");
@@ -400,19 +412,18 @@ async fn run(plan: Plan) {
 
     // Every post stored once: the store's count of posts read.
     let store = Store::open(&db).expect("store");
-    let stored: u64 = store
+    let (stored, kept) = store
         .counts(veille::store::ALL_POSTS, 0, i64::MAX / 8)
         .expect("counts")
         .iter()
-        .map(|(_, c)| c.posts)
-        .sum();
+        .fold((0, 0), |(p, k), (_, c)| (p + c.posts, k + c.mentioning));
     let connections = jet_counts.lock().expect("lock").0;
 
     // Each burst's first message in its server's channel that names it.
     let messages = messages.lock().expect("lock").clone();
     let mut latencies = Vec::new();
     let mut missed = Vec::new();
-    for (at, i) in &sent_bursts {
+    for ((at, i), when) in sent_bursts.iter().zip(&burst_times) {
         let channel = (9000 + 1 + i / plan.names_per_server).to_string();
         let who = &names[*i as usize].name;
         match messages
@@ -420,7 +431,7 @@ async fn run(plan: Plan) {
             .find(|(t, c, body)| t >= at && *c == channel && body.contains(who.as_str()))
         {
             Some((t, _, _)) => latencies.push(*t - *at),
-            None => missed.push(who.clone()),
+            None => missed.push(format!("{who} (at {when})")),
         }
     }
     latencies.sort();
@@ -443,11 +454,16 @@ async fn run(plan: Plan) {
     }
 
     println!(
-        "veille run + bot under load: {} posts/s for {} s, {} names over {} servers (ready in {:.1} s)",
+        "veille run + bot under load: {} posts/s for {} s, {} names over {} servers{} (ready in {:.1} s)",
         plan.rate,
         plan.secs,
         n_names,
         plan.servers,
+        if plan.mentions {
+            ""
+        } else {
+            ", named only by the bursts"
+        },
         ready.as_secs_f64()
     );
     println!("{:<44} {:>14}", "what", "figure");
@@ -456,6 +472,10 @@ async fn run(plan: Plan) {
         "posts published (fake Jetstream)", published
     );
     println!("{:<44} {:>14}", "posts stored (the store's count)", stored);
+    println!(
+        "{:<44} {:>14}",
+        "of which naming a watched name (kept)", kept
+    );
     println!(
         "{:<44} {:>14}",
         "publishing took (s)",
@@ -535,7 +555,9 @@ async fn run(plan: Plan) {
         println!("  {n:>4} × {title}");
     }
     if !missed.is_empty() {
+        // The run's store and veille's log stay, to find out why.
         println!("bursts with no alert: {}", missed.join(", "));
+        println!("store and log kept in {}", dir.keep().display());
     }
     let warnings: Vec<&str> = stderr
         .lines()

@@ -15,6 +15,16 @@ fn main() {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
+    if matches!(cli.command, None | Some(veille::cli::Command::Run(_))) {
+        // The long-running process keeps two malloc arenas, not glibc's eight a core: under
+        // a steady stream each thread's arena grew with freed but fragmented memory that no
+        // trim gives back (`BENCHMARKS.md`, under load).
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: a malloc tuning parameter, set before any thread starts.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+    }
     if let Err(e) = veille::cli::run(cli) {
         eprintln!("veille: {e:#}");
         std::process::exit(1);

@@ -59,7 +59,8 @@ struct Inner {
 }
 
 impl Inner {
-    /// Drops the replies whose time is up, and the oldest ones past `room` left.
+    /// Drops the oldest reply while its time is up or more than `keep_at_most` are kept
+    /// (replies are kept in the order their time ends).
     fn expire(&mut self, now: Instant, keep_at_most: usize) {
         while let Some(&oldest) = self.order.front() {
             let gone = self
