@@ -353,14 +353,17 @@ impl Detector {
     }
 
     /// Takes one ingest commit in: refreshes the slots and hours it touched from the store,
-    /// moves the clock to its latest minute, and evaluates the names it moved and the open
+    /// moves the clock to its newest post, and evaluates the names it moved and the open
     /// alerts. Returns the events, already stored in the outbox, with their ids.
     pub fn on_commit(&mut self, c: &Committed) -> anyhow::Result<Vec<(u64, Outgoing)>> {
-        let Some(latest) = c.buckets.iter().map(|b| b.minute).max() else {
+        let Some(minute) = c.buckets.iter().map(|b| b.minute).max() else {
             return Ok(Vec::new());
         };
+        // The stream is at its newest post, not at the end of that post's minute: the rest
+        // of the minute (and of its slot) is still to come.
+        let latest = c.latest.map_or((minute + 1) * 60, |t| t + 1);
         let wall = Utc::now().timestamp();
-        let latest = ((latest + 1) * 60).min(wall + 300);
+        let latest = latest.min(wall + 300);
         let first = !self.loaded;
         let previous = self.now;
         self.advance(latest)?;
@@ -379,6 +382,14 @@ impl Detector {
                 if let Ok(counts) = self.store.hour_counts(h) {
                     self.hours.insert(h, counts);
                 }
+            }
+        }
+        // Posts of a slot a name's CUSUM already folded (a post that came late): its CUSUM
+        // is folded again from the store, or they would never count.
+        for b in c.buckets.iter().filter(|b| b.entity != ALL_POSTS) {
+            let slot = (b.minute * 60).div_euclid(SLOT_SECS);
+            if self.cusums.get(&b.entity).is_some_and(|cs| cs.slot >= slot) {
+                self.cusums.remove(&b.entity);
             }
         }
         let mut touched: BTreeSet<String> = c
@@ -1088,7 +1099,8 @@ mod tests {
         fn run(&mut self, minutes: i64, critical: f64, neutral: f64) -> Vec<AlertEvent> {
             let (tx, mut rx) = tokio::sync::broadcast::channel(64);
             let mut events = Vec::new();
-            let mut ing = Ingestor::new(self.watcher.clone(), &self.store).with_events(tx);
+            let store = self.store.clone();
+            let mut ing = Ingestor::new(self.watcher.clone(), &store).with_events(tx);
             let tz = chrono_tz::Europe::Paris;
             for _ in 0..minutes {
                 let local = DateTime::from_timestamp(self.t, 0)
@@ -1105,40 +1117,76 @@ mod tests {
                     let n =
                         Poisson::new(rate * r / 60.0).map_or(0, |p| p.sample(&mut self.rng) as u64);
                     for _ in 0..n {
-                        self.seq += 1;
                         let at = self.t + self.rng.gen_range(0..60);
-                        ing.process(Post {
-                            platform: "x".into(),
-                            id: self.seq.to_string(),
-                            original_id: None,
-                            text: text.into(),
-                            created_at: DateTime::from_timestamp(at, 0).expect("t"),
-                            author: None,
-                            lang: Some("fr".into()),
-                            url: None,
-                            metrics: None,
-                            about: None,
-                        })
-                        .expect("processed");
+                        ing.process(self.post(at, text)).expect("processed");
                     }
                 }
                 self.t += 60;
                 if (self.t - START) % (self.every * 60) == 0 {
-                    ing.commit(None).expect("commit");
-                    ing.sync().expect("written");
-                    while let Ok(c) = rx.try_recv() {
-                        // A detector asleep misses the commit.
-                        let Some(d) = self.detector.as_mut() else {
-                            continue;
-                        };
-                        events.extend(d.on_commit(&c).expect("evaluated").into_iter().map(
-                            |(id, o)| {
-                                self.store.ack_alert_event(id).expect("ack");
-                                o.event
-                            },
-                        ));
-                    }
+                    events.extend(self.commit(&mut ing, &mut rx));
                 }
+            }
+            ing.finish().expect("finished");
+            events
+        }
+
+        /// A new post created at `at` (seconds).
+        fn post(&mut self, at: i64, text: &str) -> Post {
+            self.seq += 1;
+            Post {
+                platform: "x".into(),
+                id: self.seq.to_string(),
+                original_id: None,
+                text: text.into(),
+                created_at: DateTime::from_timestamp(at, 0).expect("t"),
+                author: None,
+                lang: Some("fr".into()),
+                url: None,
+                metrics: None,
+                about: None,
+            }
+        }
+
+        /// Commits what `ing` holds and hands the commit to the detector: its events.
+        fn commit(
+            &mut self,
+            ing: &mut Ingestor,
+            rx: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<Committed>>,
+        ) -> Vec<AlertEvent> {
+            ing.commit(None).expect("commit");
+            ing.sync().expect("written");
+            let mut events = Vec::new();
+            while let Ok(c) = rx.try_recv() {
+                // A detector asleep misses the commit.
+                let Some(d) = self.detector.as_mut() else {
+                    continue;
+                };
+                events.extend(
+                    d.on_commit(&c)
+                        .expect("evaluated")
+                        .into_iter()
+                        .map(|(id, o)| {
+                            self.store.ack_alert_event(id).expect("ack");
+                            o.event
+                        }),
+                );
+            }
+            events
+        }
+
+        /// Commits of posts given by their times (seconds) and texts, one commit a list, as
+        /// a live stream brings them: its events.
+        fn commits(&mut self, commits: &[Vec<(i64, &str)>]) -> Vec<AlertEvent> {
+            let (tx, mut rx) = tokio::sync::broadcast::channel(64);
+            let store = self.store.clone();
+            let mut ing = Ingestor::new(self.watcher.clone(), &store).with_events(tx);
+            let mut events = Vec::new();
+            for posts in commits {
+                for (at, text) in posts {
+                    let post = self.post(*at, text);
+                    ing.process(post).expect("processed");
+                }
+                events.extend(self.commit(&mut ing, &mut rx));
             }
             ing.finish().expect("finished");
             events
@@ -1332,6 +1380,55 @@ mod tests {
                 "a burst {offset} minutes into a bucket: {between} s, on a boundary: {on} s"
             );
         }
+    }
+
+    #[test]
+    fn a_burst_in_a_slot_s_last_minute_counts_whole_whatever_the_commits_it_spans() {
+        // A name nobody mentioned, in a live stream of other posts committed every few
+        // seconds: 40 critical posts in the last minute of a 5-minute slot. The first commit
+        // brings 3 of them, too few to alert; the rest come seconds later, same minute.
+        let burst = |split: usize| {
+            let mut s = Stream::new();
+            let t0 = START + 10 * 3600;
+            let mut commits: Vec<Vec<(i64, &str)>> = (0..29 * 6)
+                .map(|k| vec![(t0 + k * 10, "Beau temps ce matin sur la plage"); 5])
+                .collect();
+            let at = t0 + 29 * 60 + 5;
+            let posts = vec![(at, "@SNCF une honte, encore en retard"); 40];
+            commits.push(posts[..split].to_vec());
+            commits.push(posts[split..].to_vec());
+            commits.extend((0..3).map(|k| vec![(at + 10 + k * 10, "Beau temps ce soir"); 5]));
+            kinds(&s.commits(&commits))
+        };
+        assert_eq!(burst(40), [EventKind::Open], "in one commit");
+        assert_eq!(burst(3), [EventKind::Open], "over two commits");
+    }
+
+    #[test]
+    fn critical_posts_that_come_late_count_in_the_slot_they_were_made() {
+        // A name mentioned now and then, in a live stream committed every 10 s; 40 critical
+        // posts made at 10:27:30 reach Veille at 10:27:40, or late, at 10:31:40, after the
+        // name's CUSUM folded their slot.
+        let burst = |arrival: i64| {
+            let mut s = Stream::new();
+            let t0 = START + 10 * 3600;
+            let made = t0 + 27 * 60 + 30;
+            let mut commits: Vec<Vec<(i64, &str)>> = (0..40 * 6)
+                .map(|k| {
+                    let mut c = vec![(t0 + k * 10, "Beau temps ce matin sur la plage"); 5];
+                    if k % 6 == 0 {
+                        c.push((t0 + k * 10, "@SNCF merci pour le trajet"));
+                    }
+                    c
+                })
+                .collect();
+            let at = ((arrival - t0) / 10) as usize;
+            commits.insert(at, vec![(made, "@SNCF une honte, encore en retard"); 40]);
+            kinds(&s.commits(&commits))
+        };
+        let t0 = START + 10 * 3600;
+        assert_eq!(burst(t0 + 27 * 60 + 40), [EventKind::Open], "on time");
+        assert_eq!(burst(t0 + 31 * 60 + 40), [EventKind::Open], "late");
     }
 
     #[test]

@@ -84,6 +84,9 @@ pub struct Committed {
     pub kept: Vec<KeptPost>,
     /// When the batch's first post entered the ingestor (to measure alert latency).
     pub read_at: Option<std::time::Instant>,
+    /// The creation time (seconds) of the batch's newest post: how far the stream has got.
+    /// A minute is not over when its first posts are committed.
+    pub latest: Option<i64>,
 }
 
 /// Counts of one entity (or of every post, [`ALL_POSTS`]) for one minute.
@@ -143,6 +146,7 @@ pub struct Ingestor<'a> {
     pending: HashMap<(String, i64), (u64, u64)>,
     pending_kept: Vec<KeptPost>,
     read_at: Option<std::time::Instant>,
+    pending_latest: Option<i64>,
     /// What this ingestor counted so far.
     pub stats: IngestStats,
 }
@@ -190,6 +194,7 @@ impl<'a> Ingestor<'a> {
             pending: HashMap::new(),
             pending_kept: Vec::new(),
             read_at: None,
+            pending_latest: None,
             stats: IngestStats::default(),
         }
     }
@@ -277,6 +282,8 @@ impl<'a> Ingestor<'a> {
         }
         if self.events.is_some() {
             self.read_at.get_or_insert_with(std::time::Instant::now);
+            let at = post.created_at.timestamp();
+            self.pending_latest = Some(self.pending_latest.map_or(at, |t| t.max(at)));
             self.pending
                 .entry((ALL_POSTS.to_string(), minute))
                 .or_default()
@@ -413,6 +420,7 @@ impl<'a> Ingestor<'a> {
                     buckets,
                     kept,
                     read_at,
+                    latest: self.pending_latest.take(),
                 },
             )
         });
