@@ -240,7 +240,7 @@ pub enum WatchRequest {
         #[arg(
             long,
             visible_alias = "nom",
-            value_name = "watched",
+            value_name = "listed",
             long_help = "Le nom surveillé"
         )]
         name: String,
@@ -464,8 +464,10 @@ pub enum Suggest {
     Metric,
     /// Catalogue accounts.
     Account,
-    /// The names the server watches.
+    /// The names the server reads: its list's and the configuration's.
     Watched,
+    /// The names of the server's own list (what it can remove).
+    Listed,
     /// The feeds the server reads.
     Feed,
 }
@@ -679,6 +681,7 @@ fn option_of(a: &clap::Arg) -> OptionSpec {
                 "metric" => Some(Suggest::Metric),
                 "account" => Some(Suggest::Account),
                 "watched" => Some(Suggest::Watched),
+                "listed" => Some(Suggest::Listed),
                 "feed" => Some(Suggest::Feed),
                 _ => None,
             },
@@ -986,8 +989,11 @@ mod tests {
         value_names(tree(), &mut names);
         for n in names {
             assert!(
-                ["category", "platform", "metric", "account", "watched", "feed", "text"]
-                    .contains(&n.as_str())
+                [
+                    "category", "platform", "metric", "account", "watched", "listed", "feed",
+                    "text",
+                ]
+                .contains(&n.as_str())
                     || n.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
                 "value_name {n:?} is not a known suggestion"
             );

@@ -704,15 +704,19 @@ fn in_guild(mut event: Value, guild: &str) -> Value {
 
 /// The names suggested to a server typing `typed` as /buzz's name.
 async fn suggested(bot: &Running, id: u64, guild: &str, typed: &str) -> Vec<String> {
-    let mut event = in_guild(
-        interaction(
-            id,
-            "buzz",
-            json!([{"name": "name", "type": 3, "value": typed, "focused": true}]),
-            MEMBER,
-        ),
-        guild,
-    );
+    let typing = json!([{"name": "name", "type": 3, "value": typed, "focused": true}]);
+    suggested_in(bot, id, guild, "buzz", typing).await
+}
+
+/// The values suggested to a server typing the focused option of `options` of `command`.
+async fn suggested_in(
+    bot: &Running,
+    id: u64,
+    guild: &str,
+    command: &str,
+    options: Value,
+) -> Vec<String> {
+    let mut event = in_guild(interaction(id, command, options, MEMBER), guild);
     event["type"] = json!(4);
     let answer = bot.interact(event).await;
     assert_eq!(answer["type"], 8, "{answer}");
@@ -761,5 +765,12 @@ async fn two_servers_never_see_each_other_s_names_but_both_see_the_configuration
             "{answer}"
         );
     }
+    // /watch remove suggests only what the server can remove: its own list.
+    let typing = json!([{"name": "remove", "type": 1, "options": [
+        {"name": "name", "type": 3, "value": "", "focused": true}]}]);
+    let removable = suggested_in(&bot, 3046, GUILD, "watch", typing.clone()).await;
+    assert_eq!(removable, ["Brasserie Secrète"]);
+    let removable = suggested_in(&bot, 3047, "5001", "watch", typing).await;
+    assert!(removable.is_empty(), "{removable:?}");
     bot.stop().await;
 }

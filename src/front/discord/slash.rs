@@ -370,6 +370,17 @@ pub async fn autocomplete(ctx: &Context, app: Arc<App>, cmd: CommandInteraction)
                 }
             }
         }
+        // What `/watch remove` can take out: this server's own list.
+        Some(Suggest::Listed) => {
+            let guild = cmd.guild_id.map_or(CONSOLE, |g| g.get());
+            match app.ctx().store.watch_list(guild) {
+                Ok(names) => names.into_iter().map(|e| e.name).collect(),
+                Err(e) => {
+                    tracing::warn!(error = format!("{e:#}"), "reading a server's list");
+                    Vec::new()
+                }
+            }
+        }
         Some(Suggest::Feed) => {
             let guild = cmd.guild_id.map_or(CONSOLE, |g| g.get());
             match app.ctx().store.feeds(Some(guild)) {
