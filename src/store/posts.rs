@@ -413,16 +413,32 @@ impl Store {
         counters_before: i64,
         slots_before: i64,
     ) -> anyhow::Result<(usize, usize)> {
+        // A post is stored after it is made: only those made before the cutoff (and a day
+        // later, for a post dated ahead of the clock) can be due. Each name's range up to
+        // there is read, not the whole tree: sled keeps some metadata in memory for every
+        // page it ever read, so an hourly read of every kept post would hold the whole store's.
+        let until = time_key(posts_before.saturating_add(AHEAD_SECS));
         let mut old_posts = Vec::new();
-        for item in self.posts.iter() {
-            let (k, v) = item?;
-            let stored = v
-                .get(..8)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map_or(0, i64::from_be_bytes);
-            if stored < posts_before {
-                old_posts.push(k);
+        let mut from: Vec<u8> = Vec::new();
+        while let Some(first) = self.posts.range(from.as_slice()..).keys().next() {
+            let first = first?;
+            let entity = first.split(|b| *b == 0).next().unwrap_or_default();
+            let mut end = entity.to_vec();
+            end.push(0);
+            end.extend_from_slice(&until);
+            for item in self.posts.range(first.as_ref()..end.as_slice()) {
+                let (k, v) = item?;
+                let stored = v
+                    .get(..8)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map_or(0, i64::from_be_bytes);
+                if stored < posts_before {
+                    old_posts.push(k);
+                }
             }
+            // The next name: the first key past every key of this one.
+            from = entity.to_vec();
+            from.push(1);
         }
         remove_all(&self.posts, &old_posts)?;
         let lo = seen_block_key(i64::MIN / 2);
@@ -466,6 +482,10 @@ impl Store {
         self.prune(posts_before, counters_before, slots_before)
     }
 }
+
+/// How far ahead of the clock a post may be dated and still be pruned on time: one made
+/// later than this after it was stored waits for its own date to pass the cutoff.
+const AHEAD_SECS: i64 = 86_400;
 
 /// The prefix of a minute's seen chunks (and the key of a whole block, as stores written
 /// before chunks hold them).
@@ -597,6 +617,68 @@ mod tests {
         assert_eq!(values, [8, 16, 8], "the block, then one chunk a batch");
         store.prune(0, minute / 60 + 1, 0).expect("prune");
         assert!(store.seen_block(minute).expect("seen").is_empty());
+    }
+
+    #[test]
+    fn pruning_takes_the_posts_stored_before_the_cutoff_of_every_name_and_only_those() {
+        let store = Store::temporary().expect("store");
+        let cutoff = 1_780_000_000;
+        let day = 86_400;
+        // (name, made, stored, due): an old post; an old post imported lately; a recent one;
+        // one dated two hours ahead of the clock that stored it before the cutoff.
+        let posts = [
+            ("Albi", cutoff - 9 * day, cutoff - 9 * day, true),
+            ("Albi", cutoff - 9 * day, cutoff + 60, false),
+            ("Albi", cutoff + 60, cutoff + 60, false),
+            ("Brest", cutoff - 3 * day, cutoff - 3 * day, true),
+            ("Brest", cutoff + 3600, cutoff - 3600, true),
+            ("Caen", cutoff + day, cutoff + day, false),
+        ];
+        let kept = posts
+            .iter()
+            .enumerate()
+            .map(|(i, (name, made, stored, _))| {
+                let post = Post {
+                    platform: "x".into(),
+                    id: i.to_string(),
+                    original_id: None,
+                    text: format!("{name} !"),
+                    created_at: chrono::DateTime::from_timestamp(*made, 0).expect("time"),
+                    author: None,
+                    lang: None,
+                    url: None,
+                    metrics: None,
+                    about: None,
+                };
+                let sp = StoredPost {
+                    post,
+                    label: Label::Neutral,
+                    score: 0.0,
+                    cues: Vec::new(),
+                    entities: vec![name.to_string()],
+                    stored_at: *stored,
+                };
+                (format!("x:{i}"), sp)
+            })
+            .collect();
+        let batch = IngestBatch {
+            kept,
+            ..IngestBatch::default()
+        };
+        store.commit_ingest(&batch).expect("commit");
+        let (pruned, _) = store.prune(cutoff, 0, 0).expect("prune");
+        assert_eq!(pruned, posts.iter().filter(|p| p.3).count());
+        for name in ["Albi", "Brest", "Caen"] {
+            let left: Vec<i64> = store
+                .mentions(name, i64::MIN / 4, i64::MAX / 4)
+                .expect("mentions")
+                .iter()
+                .map(|p| p.stored_at)
+                .collect();
+            let kept_here = posts.iter().filter(|p| p.0 == name && !p.3).count();
+            assert_eq!(left.len(), kept_here, "{name}: {left:?}");
+            assert!(left.iter().all(|t| *t >= cutoff), "{name}: {left:?}");
+        }
     }
 
     #[test]
