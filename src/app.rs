@@ -17,6 +17,7 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
 
+use tokio::sync::broadcast::Receiver;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -165,9 +166,13 @@ impl App {
     /// whole life of the app), the alert detector (restarted when the names or the servers'
     /// settings change), the refits, and the monthly collection.
     pub fn start(self: &Arc<Self>, tokens: Tokens) {
+        // The detector listens before the first commit can be published: the commits of the
+        // first moments are not lost to it while its task waits for its turn.
+        let commits = self.events();
         self.spawn_ingest(tokens.clone());
         let app = self.clone();
-        self.tracker.spawn(async move { app.supervise().await });
+        self.tracker
+            .spawn(async move { app.supervise(commits).await });
         let app = self.clone();
         self.tracker.spawn(async move { app.refits().await });
         self.spawn_monthly_collection(tokens);
@@ -207,7 +212,7 @@ impl App {
 
     /// Runs the alert detector, restarting it (with a new watcher) when the names or the
     /// servers' settings change, until the app stops.
-    async fn supervise(self: Arc<Self>) {
+    async fn supervise(self: Arc<Self>, mut commits: Receiver<Arc<Committed>>) {
         let mut first = true;
         loop {
             if !first {
@@ -222,7 +227,7 @@ impl App {
                 .map(|c| c.config.alerts.enabled)
                 .unwrap_or(false)
             {
-                if let Err(e) = self.spawn_alerts(&tracker, generation.clone()) {
+                if let Err(e) = self.spawn_alerts(&tracker, generation.clone(), commits) {
                     tracing::error!(error = format!("{e:#}"), "the alert detector did not start");
                     self.status
                         .lock()
@@ -237,6 +242,9 @@ impl App {
                 _ = self.cancel.cancelled() => false,
                 _ = self.rewatch.notified() => true,
             };
+            // The next detector listens from now on: what is committed while the old one
+            // stops and the new watcher is built waits for it.
+            commits = self.events();
             generation.cancel();
             tracker.wait().await;
             if !again {
@@ -245,7 +253,12 @@ impl App {
         }
     }
 
-    fn spawn_alerts(&self, tracker: &TaskTracker, cancel: CancellationToken) -> anyhow::Result<()> {
+    fn spawn_alerts(
+        &self,
+        tracker: &TaskTracker,
+        cancel: CancellationToken,
+        rx: Receiver<Arc<Committed>>,
+    ) -> anyhow::Result<()> {
         let ctx = self.ctx();
         let config = &ctx.config;
         let mut settings = Settings::from_config(config)?;
@@ -284,7 +297,6 @@ impl App {
         }
         let detector = Detector::new(settings, ctx.store.clone())?;
         let mut runner = Runner::new(detector, notifiers);
-        let rx = self.events();
         let store = ctx.store.clone();
         tracker.spawn(async move {
             let s = store.clone();

@@ -331,7 +331,9 @@ impl Detector {
             by_name: HashMap::new(),
             how: HashMap::new(),
             cusums: HashMap::new(),
-            missed: false,
+            // A new detector (a start, new names) knows nothing of what was committed before
+            // it listened: its first commit or tick evaluates every name of the last hour.
+            missed: true,
         })
     }
 
@@ -1331,6 +1333,20 @@ mod tests {
             .into_iter()
             .map(|(_, o)| o.event)
             .collect();
+        assert_eq!(kinds(&after), [EventKind::Open], "{after:#?}");
+    }
+
+    #[test]
+    fn a_new_detector_finds_a_burst_committed_before_it_listened() {
+        // Veille starts (or its names change) while a burst is being committed: the new
+        // detector's first commit names nobody watched, yet the burst is found.
+        let mut s = Stream::new();
+        assert!(s.warm(2 * DAY + 12 * 60).is_empty());
+        s.detector = None;
+        assert!(s.run(20, 200.0, 40.0).is_empty(), "nobody listening");
+        s.restart();
+        let t = s.t;
+        let after = s.commits(&[vec![(t, "Beau temps ce matin sur la plage")]]);
         assert_eq!(kinds(&after), [EventKind::Open], "{after:#?}");
     }
 
