@@ -321,11 +321,12 @@ async fn send_reply(
         ephemeral: reply.ephemeral,
         content: None,
     };
+    // Kept before it is sent: a press the moment the message shows finds its pages. A reply
+    // Discord refused is forgotten with the others, when its time is up.
+    pages.keep(id, reply, lang);
     if let Err(e) = send(ctx, cmd, deferred, answer).await {
         tracing::warn!(command = %cmd.data.name, error = %e, "sending a reply");
-        return;
     }
-    pages.keep(id, reply, lang);
 }
 
 /// Suggests values for the option being typed, as its declaration says: categories,
