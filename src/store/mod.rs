@@ -28,6 +28,9 @@ pub use posts::{
     StoredPost, ALL_POSTS, SLOT_SECS,
 };
 
+/// How long an open waits for a store this process just closed to be let go.
+const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The file in the store's directory naming the process that holds it.
 const PID_FILE: &str = "veille.pid";
 
@@ -90,26 +93,35 @@ impl Store {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
         }
-        let db = match sled::Config::new()
-            .path(path)
-            .mode(sled::Mode::HighThroughput)
-            .cache_capacity(CACHE_BYTES)
-            .open()
-        {
-            Ok(db) => db,
-            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
-                let pid = std::fs::read_to_string(path.join(PID_FILE))
-                    .ok()
-                    .and_then(|p| p.trim().parse().ok());
-                return Err(StoreInUse {
-                    path: path.to_path_buf(),
-                    pid,
+        let started = std::time::Instant::now();
+        let db = loop {
+            match sled::Config::new()
+                .path(path)
+                .mode(sled::Mode::HighThroughput)
+                .cache_capacity(CACHE_BYTES)
+                .open()
+            {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                    let pid = std::fs::read_to_string(path.join(PID_FILE))
+                        .ok()
+                        .and_then(|p| p.trim().parse().ok());
+                    // This very process let the store go moments ago: sled's last
+                    // background write may still hold the lock for a few milliseconds.
+                    if pid == Some(std::process::id()) && started.elapsed() < RELEASE_WAIT {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        continue;
+                    }
+                    return Err(StoreInUse {
+                        path: path.to_path_buf(),
+                        pid,
+                    }
+                    .into());
                 }
-                .into());
-            }
-            Err(e) => {
-                return Err(anyhow::Error::new(e)
-                    .context(format!("opening the store at {}", path.display())))
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("opening the store at {}", path.display())))
+                }
             }
         };
         let store =
