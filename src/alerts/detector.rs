@@ -358,14 +358,14 @@ impl Detector {
     /// moves the clock to its newest post, and evaluates the names it moved and the open
     /// alerts. Returns the events, already stored in the outbox, with their ids.
     pub fn on_commit(&mut self, c: &Committed) -> anyhow::Result<Vec<(u64, Outgoing)>> {
-        let Some(minute) = c.buckets.iter().map(|b| b.minute).max() else {
+        // The stream is at its newest post, not at the end of that post's minute: the rest
+        // of the minute (and of its slot) is still to come. A commit of no new post moves
+        // nothing.
+        let Some(latest) = c.latest else {
             return Ok(Vec::new());
         };
-        // The stream is at its newest post, not at the end of that post's minute: the rest
-        // of the minute (and of its slot) is still to come.
-        let latest = c.latest.map_or((minute + 1) * 60, |t| t + 1);
         let wall = Utc::now().timestamp();
-        let latest = latest.min(wall + 300);
+        let latest = (latest + 1).min(wall + 300);
         let first = !self.loaded;
         let previous = self.now;
         self.advance(latest)?;

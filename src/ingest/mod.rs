@@ -84,8 +84,9 @@ pub struct Committed {
     pub kept: Vec<KeptPost>,
     /// When the batch's first post entered the ingestor (to measure alert latency).
     pub read_at: Option<std::time::Instant>,
-    /// The creation time (seconds) of the batch's newest post: how far the stream has got.
-    /// A minute is not over when its first posts are committed.
+    /// The creation time (seconds) of the batch's newest post: how far the stream has got
+    /// (a minute is not over when its first posts are committed); `None` when the batch
+    /// brought no new post.
     pub latest: Option<i64>,
 }
 

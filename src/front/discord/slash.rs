@@ -329,6 +329,17 @@ async fn send_reply(
     }
 }
 
+/// The values read for a suggestion, or none (logged) when the store cannot be read.
+fn logged(values: anyhow::Result<impl Iterator<Item = String>>, doing: &str) -> Vec<String> {
+    match values {
+        Ok(v) => v.collect(),
+        Err(e) => {
+            tracing::warn!(error = format!("{e:#}"), "{doing}");
+            Vec::new()
+        }
+    }
+}
+
 /// Suggests values for the option being typed, as its declaration says: categories,
 /// platforms, metrics, catalogue accounts, watched names.
 pub async fn autocomplete(ctx: &Context, app: Arc<App>, cmd: CommandInteraction) {
@@ -347,6 +358,7 @@ pub async fn autocomplete(ctx: &Context, app: Arc<App>, cmd: CommandInteraction)
             })
     });
     let partial = focused.value.to_string();
+    let guild = cmd.guild_id.map_or(CONSOLE, |g| g.get());
     let all: Vec<String> = match suggest {
         None => Vec::new(),
         Some(Suggest::Category) => app
@@ -361,37 +373,25 @@ pub async fn autocomplete(ctx: &Context, app: Arc<App>, cmd: CommandInteraction)
             .map(String::from)
             .to_vec(),
         // The names this server reads: what `/buzz` accepts, never another server's.
-        Some(Suggest::Watched) => {
-            let guild = cmd.guild_id.map_or(CONSOLE, |g| g.get());
-            match crate::commands::watch::visible(&*app, guild) {
-                Ok(names) => names.into_iter().map(|e| e.name).collect(),
-                Err(e) => {
-                    tracing::warn!(error = format!("{e:#}"), "reading a server's names");
-                    Vec::new()
-                }
-            }
-        }
+        Some(Suggest::Watched) => logged(
+            crate::commands::watch::visible(&*app, guild).map(|v| v.into_iter().map(|e| e.name)),
+            "reading a server's names",
+        ),
         // What `/watch remove` can take out: this server's own list.
-        Some(Suggest::Listed) => {
-            let guild = cmd.guild_id.map_or(CONSOLE, |g| g.get());
-            match app.ctx().store.watch_list(guild) {
-                Ok(names) => names.into_iter().map(|e| e.name).collect(),
-                Err(e) => {
-                    tracing::warn!(error = format!("{e:#}"), "reading a server's list");
-                    Vec::new()
-                }
-            }
-        }
-        Some(Suggest::Feed) => {
-            let guild = cmd.guild_id.map_or(CONSOLE, |g| g.get());
-            match app.ctx().store.feeds(Some(guild)) {
-                Ok(feeds) => feeds.into_iter().map(|f| f.url).collect(),
-                Err(e) => {
-                    tracing::warn!(error = format!("{e:#}"), "reading a server's feeds");
-                    Vec::new()
-                }
-            }
-        }
+        Some(Suggest::Listed) => logged(
+            app.ctx()
+                .store
+                .watch_list(guild)
+                .map(|v| v.into_iter().map(|e| e.name)),
+            "reading a server's list",
+        ),
+        Some(Suggest::Feed) => logged(
+            app.ctx()
+                .store
+                .feeds(Some(guild))
+                .map(|v| v.into_iter().map(|f| f.url)),
+            "reading a server's feeds",
+        ),
         Some(Suggest::Account) => {
             let ctx = app.ctx();
             let mut all: Vec<String> = Vec::new();
